@@ -1,0 +1,84 @@
+// Package persistence keeps what must last: users and credentials, tokens, sessions and decisions, profiles and
+// templates, feedback, snapshots and the audit trail, in PostgreSQL through pgx. All SQL of the project lives here.
+// Migrations are embedded in the binary and applied at start.
+package persistence
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// versionTable is where tern records the applied migration version.
+const versionTable = "schema_version"
+
+// PoolConfig tunes the connection pool.
+type PoolConfig struct {
+	// MaxConns bounds open connections. Default 16.
+	MaxConns int32
+	// ConnectTimeout bounds each connection attempt. Default 5s.
+	ConnectTimeout time.Duration
+}
+
+// Open connects a pool to url and checks that the database answers before ctx's deadline.
+func Open(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: parse database url: %w", err)
+	}
+	cfg.MaxConns = 16
+	if pc.MaxConns > 0 {
+		cfg.MaxConns = pc.MaxConns
+	}
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	if pc.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = pc.ConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("persistence: ping: %w", err)
+	}
+	return pool, nil
+}
+
+// Migrate applies every embedded migration not yet applied. Tern takes an advisory lock, so nodes starting at
+// the same time apply each migration once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("persistence: migrate: acquire: %w", err)
+	}
+	defer conn.Release()
+	return migrateConn(ctx, conn.Conn())
+}
+
+func migrateConn(ctx context.Context, conn *pgx.Conn) error {
+	m, err := migrate.NewMigrator(ctx, conn, versionTable)
+	if err != nil {
+		return fmt.Errorf("persistence: migrator: %w", err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("persistence: migrations: %w", err)
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return fmt.Errorf("persistence: load migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("persistence: apply migrations: %w", err)
+	}
+	return nil
+}
