@@ -1,0 +1,196 @@
+// Package node assembles one behaviord cluster member: telemetry, PostgreSQL, the actor system and its cluster,
+// the accounts service and the HTTP/WebSocket transport, and shuts them down in order.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/behaviorauth/engine/actors"
+	"github.com/behaviorauth/engine/config"
+	"github.com/behaviorauth/engine/persistence"
+	"github.com/behaviorauth/engine/telemetry"
+	"github.com/behaviorauth/engine/transport"
+)
+
+// Node is one running member of the cluster.
+type Node struct {
+	cfg      config.Config
+	tel      *telemetry.Telemetry
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	system   *actor.ActorSystem
+	cluster  *cluster.Cluster
+	http     *http.Server
+	ln       net.Listener
+	metrics  *http.Server
+	metricLn net.Listener
+	draining atomic.Bool
+	id       string
+}
+
+// Option adjusts how New builds a node (tests use them).
+type Option func(*options)
+
+type options struct {
+	logOutput io.Writer
+}
+
+// WithLogOutput sends the node's logs to w instead of standard error.
+func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logOutput = w } }
+
+// New starts everything but the HTTP listeners' serving loops: it connects to Postgres and applies migrations,
+// joins the cluster and binds the listeners, so that errors surface before Run. ctx bounds the start.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err error) {
+	o := options{logOutput: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	n = &Node{cfg: cfg}
+	defer func() {
+		if err != nil {
+			n.close(context.Background())
+		}
+	}()
+
+	n.ln, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen http.listen=%s: %w", cfg.HTTP.Listen, err)
+	}
+	n.id = n.ln.Addr().String()
+	if cfg.HTTP.MetricsListen != "" {
+		if n.metricLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
+			return nil, fmt.Errorf("node: listen http.metrics_listen=%s: %w", cfg.HTTP.MetricsListen, err)
+		}
+	}
+
+	if n.tel, err = telemetry.Setup(cfg.Telemetry, n.id, o.logOutput); err != nil {
+		return nil, err
+	}
+	n.log = n.tel.Logger
+
+	if n.pool, err = persistence.Open(ctx, cfg.Database.URL, persistence.PoolConfig{MaxConns: int32(cfg.Database.MaxConns)}); err != nil {
+		return nil, err
+	}
+	if err = persistence.Migrate(ctx, n.pool); err != nil {
+		return nil, err
+	}
+
+	n.system = actors.NewSystem(n.log)
+	if n.cluster, err = actors.StartCluster(n.system, cfg.Cluster, nil); err != nil {
+		return nil, err
+	}
+	n.log.Info("cluster member started", "cluster", cfg.Cluster.Name, "provider", cfg.Cluster.Provider, "address", n.system.Address())
+
+	var metricsHandler http.Handler = n.tel.MetricsHandler()
+	if n.metricLn != nil {
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", metricsHandler)
+		n.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 5 * time.Second}
+		metricsHandler = nil
+	}
+	srv := transport.New(transport.Options{
+		Logger:         n.log,
+		Tracer:         n.tel.Tracer,
+		Metrics:        metricsHandler,
+		RequestTimeout: cfg.HTTP.RequestTimeout,
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		Draining:       n.draining.Load,
+		Checks: []transport.ReadinessCheck{
+			{Name: "postgres", Critical: false, Check: func(ctx context.Context) error { return n.pool.Ping(ctx) }},
+			{Name: "cluster", Critical: true, Check: n.clusterCheck},
+		},
+	})
+	n.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	return n, nil
+}
+
+// Addr is the address the HTTP listener is bound to (useful with port 0).
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Logger is the node's logger.
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+func (n *Node) clusterCheck(context.Context) error {
+	if n.cluster == nil || n.cluster.MemberList == nil {
+		return errors.New("not a cluster member")
+	}
+	if n.cluster.MemberList.Length() == 0 {
+		return errors.New("no members in view")
+	}
+	return nil
+}
+
+// Run serves until ctx is cancelled, then drains and stops everything within http.shutdown_timeout.
+func (n *Node) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- n.http.Serve(n.ln) }()
+	if n.metrics != nil {
+		go func() { errc <- n.metrics.Serve(n.metricLn) }()
+	}
+	n.log.Info("serving", "http", n.Addr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("node: serve: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	n.close(sctx)
+	return runErr
+}
+
+// close stops in the reverse order of start: stop taking requests, let in-flight ones finish, leave the
+// cluster, flush telemetry, close the database.
+func (n *Node) close(ctx context.Context) {
+	n.draining.Store(true)
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			n.log.Warn("http shutdown", "err", err)
+		}
+	} else if n.ln != nil {
+		_ = n.ln.Close()
+	}
+	if n.metrics != nil {
+		_ = n.metrics.Shutdown(ctx)
+	} else if n.metricLn != nil {
+		_ = n.metricLn.Close()
+	}
+	if n.cluster != nil {
+		n.cluster.Shutdown(true)
+	} else if n.system != nil {
+		n.system.Shutdown()
+	}
+	if n.pool != nil {
+		n.pool.Close()
+	}
+	if n.tel != nil {
+		if err := n.tel.Shutdown(ctx); err != nil {
+			n.log.Warn("telemetry shutdown", "err", err)
+		}
+	}
+	if n.log != nil {
+		n.log.Info("stopped")
+	}
+}

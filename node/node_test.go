@@ -1,0 +1,68 @@
+package node_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/behaviorauth/engine/node/nodetest"
+)
+
+func TestNodeServesHealthReadinessAndMetrics(t *testing.T) {
+	n := nodetest.Start(t, nil)
+
+	cases := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"/healthz", http.StatusOK, `"ok"`},
+		{"/readyz", http.StatusOK, `"ready"`},
+		{"/metrics", http.StatusOK, "go_goroutines"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, err := http.Get(n.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
+				t.Fatalf("GET %s = %d %s", tc.path, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestReadyzReportsEachCheck(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	resp, err := http.Get(n.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Checks["postgres"] != "ok" || body.Checks["cluster"] != "ok" {
+		t.Fatalf("checks: %+v", body.Checks)
+	}
+}
+
+func TestStopDrainsAndClosesListener(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	n.Stop(t)
+	if _, err := http.Get(n.URL + "/healthz"); err == nil {
+		t.Fatal("node still serving after Stop")
+	}
+	if !strings.Contains(n.Logs(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in the logs:\n%s", n.Logs())
+	}
+}
