@@ -1,12 +1,13 @@
--- Accounts: users and their credentials, logins (token families), refresh tokens, throttling counters and the
--- audit trail of every authentication event. Secrets are stored only as argon2id hashes (passwords, MPINs) or
--- SHA-256 digests (refresh tokens).
+-- Accounts: users and their credentials, logins (token families), refresh tokens, lockouts, rate-limit windows
+-- and the audit trail of every authentication event. Secrets are stored only as argon2id hashes (passwords, MPINs)
+-- or SHA-256 digests (refresh tokens). Every counter lives here, not in a node's memory, so that the rules hold
+-- across the whole cluster.
 
 create table users (
     id                 uuid primary key,
-    phone              text not null unique,
+    phone              text not null unique,      -- E.164
     name               text not null default '',
-    password_hash      text not null,
+    password_hash      text not null,             -- PHC string: $argon2id$v=19$m=..,t=..,p=..$salt$hash
     mpin_hash          text not null,
     created_at         timestamptz not null default now()
 );
@@ -24,8 +25,10 @@ create table logins (
 );
 create index logins_user on logins(user_id);
 
+-- Refresh tokens are kept after use (used_at set) so that a second use is recognised as reuse and revokes the
+-- login.
 create table refresh_tokens (
-    digest       bytea primary key,
+    digest       bytea primary key,               -- SHA-256 of the token
     login_id     uuid not null references logins(id) on delete cascade,
     issued_at    timestamptz not null default now(),
     expires_at   timestamptz not null,
@@ -33,8 +36,7 @@ create table refresh_tokens (
 );
 create index refresh_tokens_login on refresh_tokens(login_id);
 
--- Lockout state per user and purpose ('login', 'mpin'): consecutive failures and the lock's end. Kept in
--- Postgres so that it holds across every node of the cluster.
+-- Lockout state per user and purpose ('login', 'mpin'): consecutive failures and the lock's end.
 create table lockouts (
     user_id       uuid not null references users(id) on delete cascade,
     purpose       text not null,
@@ -43,14 +45,30 @@ create table lockouts (
     primary key (user_id, purpose)
 );
 
--- Fixed-window rate-limit counters, keyed by what is limited ('addr:203.0.113.9', 'acct:+919876543210', ...).
+-- Credential checks in flight. An attempt is reserved here (under the lockouts row's lock) before the hash is
+-- checked, and removed when it is settled, so that failures + attempts in flight never exceed the maximum however
+-- many requests arrive at once on however many nodes. A node that dies mid-check leaves its row behind until
+-- expires_at.
+create table lockout_attempts (
+    id          uuid primary key,
+    user_id     uuid not null,
+    purpose     text not null,
+    expires_at  timestamptz not null,
+    foreign key (user_id, purpose) references lockouts(user_id, purpose) on delete cascade
+);
+create index lockout_attempts_owner on lockout_attempts(user_id, purpose);
+
+-- Rate-limit counters per fixed window, keyed by what is limited ('login|addr|203.0.113.9',
+-- 'login|acct|+919876543210', ...). The limiter weighs the previous window in (sliding-window estimate).
 create table rate_windows (
     key           text not null,
     window_start  timestamptz not null,
     hits          int not null,
     primary key (key, window_start)
 );
+create index rate_windows_start on rate_windows(window_start);
 
+-- The audit trail. detail never holds a secret (no password, MPIN or token).
 create table auth_events (
     id           bigserial primary key,
     at           timestamptz not null default now(),
@@ -61,6 +79,7 @@ create table auth_events (
     detail       jsonb not null default '{}'
 );
 create index auth_events_user_at on auth_events(user_id, at);
+create index auth_events_kind_at on auth_events(kind, at);
 
 -- A behavioral session starts on a successful MPIN verify; its token carries the login's id, so revoking the
 -- login ends the session's access too. The engine's tables (002) hang off this one.
