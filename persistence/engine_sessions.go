@@ -139,13 +139,18 @@ const sqlGoneSessions = `
 select coalesce(array_agg(x::text), '{}') from unnest($1::uuid[]) as x
 where not exists (select 1 from sessions s where s.id = x)`
 
-// A decision seq already stored keeps its first row: that is the one the client was sent.
-const sqlInsertDecision = `
+// A decision seq already stored keeps its first row: that is the one the client was sent. Reasons travel as one
+// JSON array per row, since unnest cannot take a ragged text[][].
+const sqlInsertDecisions = `
 insert into decisions (session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk,
 	reasons, latency_us)
-select $1::uuid, $2::bigint, $3::bigint, $4::timestamptz, $5::text, $6::real, $7::text, $8::text, $9::text,
-	$10::text, $11::real, $12::text[], $13::int
-where exists (select 1 from sessions s where s.id = $1::uuid)
+select d.session_id, d.seq, d.event_seq, d.at, d.action, d.risk, d.mode, d.field, d.modality, d.status,
+	d.sample_risk, array(select jsonb_array_elements_text(d.reasons::jsonb)), d.latency_us
+from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::real[], $7::text[],
+	$8::text[], $9::text[], $10::text[], $11::real[], $12::text[], $13::int[])
+	as d(session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk, reasons,
+		latency_us)
+where exists (select 1 from sessions s where s.id = d.session_id)
 on conflict (session_id, seq) do nothing`
 
 const sqlInsertSampleVectors = `
@@ -270,7 +275,21 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, error) {
 }
 
 func engQueueDecisions(b *pgx.Batch, ds []Decision) error {
-	for _, d := range ds {
+	if len(ds) == 0 {
+		return nil
+	}
+	n := len(ds)
+	var (
+		ids                                       = make([]string, n)
+		seqs, eventSeqs                           = make([]int64, n), make([]int64, n)
+		ats                                       = make([]time.Time, n)
+		actions, modes, fields, modalities, stats = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		risks                                     = make([]float64, n)
+		sampleRisks                               = make([]*float64, n)
+		reasons                                   = make([]string, n)
+		latencies                                 = make([]int32, n)
+	)
+	for i, d := range ds {
 		if d.Seq < 1 {
 			return fmt.Errorf("persistence: decision of %s: seq %d, want >= 1", d.SessionID, d.Seq)
 		}
@@ -285,13 +304,20 @@ func engQueueDecisions(b *pgx.Batch, ds []Decision) error {
 			return fmt.Errorf("persistence: decision %d of %s: latency %dus out of range",
 				d.Seq, d.SessionID, d.LatencyUS)
 		}
-		reasons := d.Reasons
-		if reasons == nil {
-			reasons = []string{}
+		rs := d.Reasons
+		if rs == nil {
+			rs = []string{}
 		}
-		b.Queue(sqlInsertDecision, d.SessionID, d.Seq, d.EventSeq, d.At, d.Action, d.Risk, d.Mode, d.Field,
-			d.Modality, d.Status, d.SampleRisk, reasons, int32(d.LatencyUS))
+		js, err := json.Marshal(rs)
+		if err != nil {
+			return fmt.Errorf("persistence: decision %d of %s: reasons: %w", d.Seq, d.SessionID, err)
+		}
+		ids[i], seqs[i], eventSeqs[i], ats[i] = d.SessionID, d.Seq, d.EventSeq, d.At
+		actions[i], modes[i], fields[i], modalities[i], stats[i] = d.Action, d.Mode, d.Field, d.Modality, d.Status
+		risks[i], sampleRisks[i], reasons[i], latencies[i] = d.Risk, d.SampleRisk, string(js), int32(d.LatencyUS)
 	}
+	b.Queue(sqlInsertDecisions, ids, seqs, eventSeqs, ats, actions, risks, modes, fields, modalities, stats,
+		sampleRisks, reasons, latencies)
 	return nil
 }
 
