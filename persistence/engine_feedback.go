@@ -103,7 +103,18 @@ func (f *FeedbackStore) Insert(ctx context.Context, fb Feedback) (string, error)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return "", engWrap("insert feedback", err)
 	}
-	// Nothing inserted and nothing identical: either no such session (for this owner) or the id is taken.
+	// Nothing inserted and nothing identical before the statement began. An identical insert racing this one
+	// commits only after it, so look again with a new statement before deciding.
+	err = f.pool.QueryRow(ctx, `select id::text from feedback
+		where session_id = $1 and decision_seq is not distinct from $2::bigint and label = $3 and by_operator = $4
+			and ($5::uuid is null or user_id = $5::uuid)`, sid, fb.DecisionSeq, fb.Label, fb.ByOperator, owner).
+		Scan(&got)
+	if err == nil {
+		return got, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", engWrap("insert feedback", err)
+	}
 	var exists bool
 	if err := f.pool.QueryRow(ctx, `select exists (select 1 from sessions where id = $1 and
 		($2::uuid is null or user_id = $2::uuid))`, sid, owner).Scan(&exists); err != nil {

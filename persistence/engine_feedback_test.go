@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +207,36 @@ func TestFraudVectors(t *testing.T) {
 	}
 	if n := db.count(t, `select count(*) from fraud_vectors where key = 'k'`); n != 0 {
 		t.Fatalf("%d rows from refused adds", n)
+	}
+}
+
+// Identical feedback sent at once (a client retrying while the first request still runs) is stored once, and
+// every sender gets its id.
+func TestFeedbackConcurrentInsert(t *testing.T) {
+	db := engNewDB(t)
+	ctx := engCtx(t)
+	f := persistence.NewFeedbackStore(db.pool)
+	sid := db.addSession(t, time.Hour)
+	const senders = 6
+
+	ids := make([]string, senders)
+	errs := make([]error, senders)
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i], errs[i] = f.Insert(ctx, persistence.Feedback{SessionID: sid, DecisionSeq: engPtr(int64(2)),
+				Label: persistence.FeedbackFraud})
+		}()
+	}
+	wg.Wait()
+	for i := range senders {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Errorf("sender %d: %q, %v; want %q", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if n := db.count(t, `select count(*) from feedback`); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
 	}
 }

@@ -161,23 +161,21 @@ from unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::bytea[], $6::ti
 where exists (select 1 from sessions s where s.id = v.session_id)
 on conflict (session_id, seq, key) do nothing`
 
-// The outer select sees the table as it was before the insert: a save that did not write is a retry of the
-// stored snapshot (same version, same bytes) or stale.
 const sqlSaveSnapshot = `
-with up as (
-	insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
-		snapshot, updated_at)
-	select $1::uuid, $2::bigint, $3::bigint, $4::text, $5::real, $6::bigint, $7::bigint, $8::bigint, $9::bytea, now()
-	where exists (select 1 from sessions s where s.id = $1::uuid)
-	on conflict (session_id) do update set version = excluded.version, last_seq = excluded.last_seq,
-		state = excluded.state, risk = excluded.risk, events = excluded.events, samples = excluded.samples,
-		decisions = excluded.decisions, snapshot = excluded.snapshot, updated_at = excluded.updated_at
-	where n.version < excluded.version
-	returning 1
-)
-select exists (select 1 from up),
-	coalesce((select n.version = $2::bigint and n.snapshot = $9::bytea from session_snapshots n
-		where n.session_id = $1::uuid), false)`
+insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
+	snapshot, updated_at)
+select $1::uuid, $2::bigint, $3::bigint, $4::text, $5::real, $6::bigint, $7::bigint, $8::bigint, $9::bytea, now()
+where exists (select 1 from sessions s where s.id = $1::uuid)
+on conflict (session_id) do update set version = excluded.version, last_seq = excluded.last_seq,
+	state = excluded.state, risk = excluded.risk, events = excluded.events, samples = excluded.samples,
+	decisions = excluded.decisions, snapshot = excluded.snapshot, updated_at = excluded.updated_at
+where n.version < excluded.version`
+
+// Run after the upsert as its own statement, so that it sees a concurrent writer's commit: the snapshot now
+// stored is this one (written here, or by a retry racing it) or the save was stale.
+const sqlSnapshotStored = `
+select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from session_snapshots n
+	where n.session_id = $1::uuid), false)`
 
 // Write stores a batch in one round trip and one transaction: decisions and sample vectors already stored are
 // kept as they are, and each snapshot is written only if it is newer than the stored one. Retrying a batch after
@@ -223,12 +221,13 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		id := sn.SessionID
 		canon, _ := engUUID("session id", id) // validated by engSessionIDs
 		b.Queue(sqlSaveSnapshot, id, sn.Version, sn.LastSeq, sn.State, sn.Risk, sn.Events, sn.Samples,
-			sn.Decisions, data).QueryRow(func(row pgx.Row) error {
-			var written, same bool
-			if err := row.Scan(&written, &same); err != nil {
+			sn.Decisions, data)
+		b.Queue(sqlSnapshotStored, id, sn.Version, data).QueryRow(func(row pgx.Row) error {
+			var stored bool
+			if err := row.Scan(&stored); err != nil {
 				return err
 			}
-			if !written && !same && !gone[canon.String()] {
+			if !stored && !gone[canon.String()] {
 				res.Stale = append(res.Stale, id)
 			}
 			return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -446,5 +447,53 @@ func TestListLive(t *testing.T) {
 	}
 	if live, err := s.ListLive(ctx, 1); err != nil || len(live) != 1 || live[0].ID != newer {
 		t.Fatalf("limit 1: %+v, %v", live, err)
+	}
+}
+
+// A retried save racing the original (same version, same data) is not stale; of different versions racing, the
+// newest is what stays.
+func TestSnapshotConcurrentSaves(t *testing.T) {
+	db := engNewDB(t)
+	ctx := engCtx(t)
+	s := persistence.NewSessions(db.pool)
+	id := db.addSession(t, time.Hour)
+	const writers = 6
+
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.SaveSnapshot(ctx, persistence.Snapshot{SessionID: id, Version: 1, State: "active",
+				Data: []byte("same")})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("identical save %d: %v", i, err)
+		}
+	}
+
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.SaveSnapshot(ctx, persistence.Snapshot{SessionID: id, Version: int64(2 + i),
+				State: "active", Data: []byte{byte(i)}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, persistence.ErrConflict) {
+			t.Errorf("save of version %d: %v", 2+i, err)
+		}
+	}
+	if errs[writers-1] != nil {
+		t.Errorf("the newest version was refused: %v", errs[writers-1])
+	}
+	if sn, err := s.LoadSnapshot(ctx, id); err != nil || sn.Version != writers+1 {
+		t.Fatalf("stored %+v, %v; want version %d", sn, err, writers+1)
 	}
 }
