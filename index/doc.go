@@ -26,6 +26,12 @@
 // init and again on each OS thread that calls FAISS (OpenMP keeps that setting
 // per thread, and Go moves goroutines between threads).
 //
+// Different indexes may be searched from different goroutines at once. FAISS
+// 1.7.3 has one shared mutable global on these paths: HNSW searches add to
+// the statistics counters faiss::hnsw_stats without a lock, which can only
+// miscount those statistics (the package does not read them). Flat and IDMap
+// searches share no unsynchronized state.
+//
 // An Index is for one goroutine at a time; its methods lock a mutex anyway, so
 // that misuse, or Close racing a Search, cannot crash the process.
 package index

@@ -16,8 +16,8 @@ import (
 // what passes is exactly what Serialize can write (and Serialize of the result
 // gives back the same bytes).
 //
-// FAISS writes in host byte order; the package builds only for little-endian
-// targets (amd64, arm64), so the layout is read as little-endian.
+// FAISS writes in host byte order, so the fields are read in native order
+// (serialized indexes move between machines of the same byte order only).
 //
 // Layout (fields in order; vec<T> is a uint64 count then the elements):
 //
@@ -83,7 +83,7 @@ type header struct {
 	metric Metric
 }
 
-// decoder reads little-endian fields and keeps the first error; once it has
+// decoder reads native-order fields and keeps the first error; once it has
 // failed every read returns zero values.
 type decoder struct {
 	b   []byte
@@ -140,7 +140,7 @@ func (d *decoder) i32() int32 {
 	if p == nil {
 		return 0
 	}
-	return int32(binary.LittleEndian.Uint32(p))
+	return int32(binary.NativeEndian.Uint32(p))
 }
 
 func (d *decoder) i64() int64 {
@@ -148,7 +148,7 @@ func (d *decoder) i64() int64 {
 	if p == nil {
 		return 0
 	}
-	return int64(binary.LittleEndian.Uint64(p))
+	return int64(binary.NativeEndian.Uint64(p))
 }
 
 // count reads a vector length and checks that count elements of elem bytes
@@ -158,7 +158,7 @@ func (d *decoder) count(elem int, what string) int {
 	if p == nil {
 		return 0
 	}
-	n := binary.LittleEndian.Uint64(p)
+	n := binary.NativeEndian.Uint64(p)
 	if n > uint64(d.remaining()/elem) {
 		d.fail("%s: %d elements of %d bytes, only %d bytes left", what, n, elem, d.remaining())
 		return 0
@@ -174,7 +174,7 @@ func (d *decoder) int32s(what string) []int32 {
 	}
 	out := make([]int32, n)
 	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(p[4*i:]))
+		out[i] = int32(binary.NativeEndian.Uint32(p[4*i:]))
 	}
 	return out
 }
@@ -230,7 +230,7 @@ func (d *decoder) flat() header {
 	}
 	p := d.take(4 * n)
 	for i := 0; i+4 <= len(p); i += 4 {
-		v := math.Float32frombits(binary.LittleEndian.Uint32(p[i:]))
+		v := math.Float32frombits(binary.NativeEndian.Uint32(p[i:]))
 		if v-v != 0 {
 			d.fail("vector %d has a NaN or infinite component", i/4/h.dim)
 			break
@@ -255,7 +255,7 @@ func (d *decoder) idmap() header {
 	}
 	seen := make(map[int64]struct{}, n)
 	for i := 0; i < n; i++ {
-		id := int64(binary.LittleEndian.Uint64(p[8*i:]))
+		id := int64(binary.NativeEndian.Uint64(p[8*i:]))
 		if id < 0 {
 			d.fail("negative id %d", id)
 			break
@@ -280,7 +280,7 @@ func (d *decoder) hnsw() header {
 		d.fail("%d levels outside 1..%d", nprob, maxHNSWLevels)
 	}
 	for i := 0; i+8 <= len(probas) && d.err == nil; i += 8 {
-		p := math.Float64frombits(binary.LittleEndian.Uint64(probas[i:]))
+		p := math.Float64frombits(binary.NativeEndian.Uint64(probas[i:]))
 		if !(p >= 0 && p <= 1) {
 			d.fail("level probability %v outside [0, 1]", p)
 		}
@@ -317,7 +317,7 @@ func (d *decoder) hnsw() header {
 	}
 	offsets := make([]uint64, 0, noff)
 	for i := 0; d.err == nil && i < noff; i++ {
-		o := binary.LittleEndian.Uint64(offs[8*i:])
+		o := binary.NativeEndian.Uint64(offs[8*i:])
 		switch {
 		case i == 0 && o != 0:
 			d.fail("first offset %d, expected 0", o)
