@@ -247,8 +247,9 @@ function startSession(session) {
   client.watch($('transfer-form'));
   client.watchPointer(document);
   if (typeof DeviceMotionEvent !== 'undefined') {
-    if (typeof DeviceMotionEvent.requestPermission === 'function') $('enable-motion').hidden = false;
-    else client.watchMotion();
+    // iOS asks for sensor access from a tap; desktops expose the API but have no sensors to ask for.
+    if (typeof DeviceMotionEvent.requestPermission !== 'function') client.watchMotion();
+    else if (navigator.maxTouchPoints > 0) $('enable-motion').hidden = false;
   }
   show('app-screen');
   setStatus('connecting');
@@ -448,7 +449,8 @@ async function onChallengeSubmit(event) {
     setStatus(res?.state === 'active' || !res?.state ? 'live' : res.state);
     $('session-note').textContent = 'Step-up passed.';
   } catch (err) {
-    showError($('challenge-error'), err);
+    const wrong = err instanceof ApiError && (err.status === 401 || err.status === 403 || err.code === 'invalid_request');
+    showError($('challenge-error'), wrong ? new Error('Wrong MPIN. Try again.') : err);
     $('challenge-mpin').value = '';
     $('challenge-mpin').focus();
   } finally {

@@ -55,7 +55,7 @@ function showError(message) {
   e.textContent = message || '';
 }
 
-const fmtNum = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(v < 10 ? 3 : 1)) : String(v));
+const fmtNum = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString() : v.toFixed(v < 10 ? 2 : 1)) : String(v));
 const riskLevel = (r) => (r >= 0.65 ? 'high' : r >= 0.35 ? 'medium' : 'low');
 const humanKey = (k) => k.replace(/_/g, ' ');
 
