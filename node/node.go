@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/behaviorauth/engine/actors"
+	"github.com/behaviorauth/engine/auth"
 	"github.com/behaviorauth/engine/config"
 	"github.com/behaviorauth/engine/persistence"
 	"github.com/behaviorauth/engine/telemetry"
@@ -39,13 +40,21 @@ type Node struct {
 	metricLn net.Listener
 	draining atomic.Bool
 	id       string
+	engine   *actors.Engine
+	auth     *auth.Service
 }
 
 // Option adjusts how New builds a node (tests use them).
 type Option func(*options)
 
 type options struct {
-	logOutput io.Writer
+	logOutput  io.Writer
+	engineOpts []actors.Option
+}
+
+// WithEngineOptions passes options to the engine (tests inject faults with them).
+func WithEngineOptions(opts ...actors.Option) Option {
+	return func(o *options) { o.engineOpts = append(o.engineOpts, opts...) }
 }
 
 // WithLogOutput sends the node's logs to w instead of standard error.
@@ -88,10 +97,26 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		return nil, err
 	}
 
-	n.system = actors.NewSystem(n.log)
-	if n.cluster, err = actors.StartCluster(n.system, cfg.Cluster, nil); err != nil {
+	if n.auth, err = auth.New(authConfig(cfg.Auth), persistence.NewAccounts(n.pool), n.log.With("component", "auth")); err != nil {
 		return nil, err
 	}
+
+	n.system = actors.NewSystem(n.log)
+	n.engine, err = actors.New(cfg, actors.Deps{
+		Logger: n.log, System: n.system, Meter: n.tel.Meter, NodeName: n.id,
+		Sessions: persistence.NewSessions(n.pool), Profiles: persistence.NewProfiles(n.pool),
+		Feedback: persistence.NewFeedbackStore(n.pool),
+		Ping:     n.pool.Ping,
+		OnBlock:  n.onBlock,
+		OnEnd:    n.onEnd,
+	}, o.engineOpts...)
+	if err != nil {
+		return nil, err
+	}
+	if n.cluster, err = actors.StartCluster(n.system, cfg.Cluster, n.engine.Kinds(cfg.HasRole)); err != nil {
+		return nil, err
+	}
+	n.engine.Start(n.cluster)
 	n.log.Info("cluster member started", "cluster", cfg.Cluster.Name, "provider", cfg.Cluster.Provider, "address", n.system.Address())
 
 	var metricsHandler http.Handler = n.tel.MetricsHandler()
@@ -177,6 +202,9 @@ func (n *Node) close(ctx context.Context) {
 	} else if n.metricLn != nil {
 		_ = n.metricLn.Close()
 	}
+	if n.engine != nil {
+		n.engine.Stop()
+	}
 	if n.cluster != nil {
 		n.cluster.Shutdown(true)
 	} else if n.system != nil {
@@ -194,3 +222,37 @@ func (n *Node) close(ctx context.Context) {
 		n.log.Info("stopped")
 	}
 }
+
+// authConfig maps the auth section of cluster.yaml onto the accounts service's configuration.
+func authConfig(a config.Auth) auth.Config {
+	return auth.Config{
+		SigningKey: a.SigningKey, Pepper: a.Pepper, OperatorKey: a.OperatorKey,
+		AccessTTL: a.AccessTTL, RefreshTTL: a.RefreshTTL, SessionTTL: a.SessionTTL,
+		Argon2Time: a.Argon2Time, Argon2MemoryKiB: a.Argon2MemoryKiB, Argon2Threads: a.Argon2Threads,
+		MPINMaxFailures: a.MPINMaxFailures, LoginMaxFailures: a.LoginMaxFailures, LockDuration: a.LockDuration,
+		RateWindow: a.RateWindow, RatePerAddress: a.RatePerAddress, RatePerAccount: a.RatePerAccount,
+	}
+}
+
+// onBlock revokes every token of a blocked session's login and audits the block.
+func (n *Node) onBlock(ctx context.Context, userID, loginID, sessionID, why string) error {
+	if err := n.auth.RevokeLogin(ctx, loginID, "blocked"); err != nil {
+		return err
+	}
+	return n.auth.Audit(ctx, auth.Event{Kind: auth.EventBlocked, UserID: userID, Outcome: auth.OutcomeOK,
+		Detail: map[string]any{"session_id": sessionID, "why": why}})
+}
+
+// onEnd audits the end of a session.
+func (n *Node) onEnd(ctx context.Context, userID, sessionID, reason string) {
+	if err := n.auth.Audit(ctx, auth.Event{Kind: auth.EventSessionEnd, UserID: userID, Outcome: auth.OutcomeOK,
+		Detail: map[string]any{"session_id": sessionID, "reason": reason}}); err != nil {
+		n.log.Warn("audit of a session end failed", "session_id", sessionID, "err", err)
+	}
+}
+
+// Engine is the node's engine (for tests and tools in-process).
+func (n *Node) Engine() *actors.Engine { return n.engine }
+
+// Auth is the node's accounts service.
+func (n *Node) Auth() *auth.Service { return n.auth }

@@ -1,0 +1,457 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/behaviorauth/engine/actors/enginepb"
+	"github.com/behaviorauth/engine/config"
+	"github.com/behaviorauth/engine/persistence"
+)
+
+// Cluster kinds hosted by the engine.
+const (
+	KindSession = "session"
+	KindProfile = "profile"
+)
+
+// Deps are what the engine needs from the rest of the node.
+type Deps struct {
+	Logger   *slog.Logger
+	System   *actor.ActorSystem
+	Sessions *persistence.Sessions
+	Profiles *persistence.Profiles
+	Feedback *persistence.FeedbackStore
+	Meter    metric.MeterProvider
+	// Ping checks Postgres for the health watcher.
+	Ping func(context.Context) error
+	// OnBlock revokes the tokens of a blocked session's login and audits it.
+	OnBlock func(ctx context.Context, userID, loginID, sessionID, why string) error
+	// OnEnd audits the end of a session.
+	OnEnd func(ctx context.Context, userID, sessionID, reason string)
+	// NodeName names this node in status answers and the operator view.
+	NodeName string
+}
+
+// Engine owns the engine's actors on this node and is the transport's one door into them: each method sends
+// one message to one actor and waits for its answer within the caller's deadline.
+type Engine struct {
+	log       *slog.Logger
+	system    *actor.ActorSystem
+	cluster   *cluster.Cluster
+	policy    config.Policy
+	idx       config.Index
+	reqTO     time.Duration
+	dbTimeout time.Duration
+	nodeName  string
+
+	sessions *persistence.Sessions
+	profiles *persistence.Profiles
+	feedback *persistence.FeedbackStore
+	onBlock  func(ctx context.Context, userID, loginID, sessionID, why string) error
+	onEnd    func(ctx context.Context, userID, sessionID, reason string)
+	ping     func(context.Context) error
+
+	health   *Health
+	writer   *Writer
+	pool     *IndexPool
+	registry *registry
+	metrics  *engineMetrics
+	handoff  sync.Map // session id -> *enginepb.Snapshot from a crashed incarnation
+	faults   func(kind string, msg any)
+
+	bg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// Option adjusts the engine.
+type Option func(*Engine)
+
+// WithFaultHook calls f with every message a session or profile actor receives, before it is handled. Tests
+// use it to make an actor crash; production nodes never set it.
+func WithFaultHook(f func(kind string, msg any)) Option { return func(e *Engine) { e.faults = f } }
+
+// New builds the engine. Kinds gives the cluster kinds to register; Start begins its background work once the
+// cluster member runs.
+func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
+	e := &Engine{
+		log: d.Logger.With("component", "engine"), system: d.System, policy: cfg.Policy, idx: cfg.Index,
+		reqTO: cfg.Cluster.RequestTimeout, dbTimeout: 3 * time.Second, nodeName: d.NodeName,
+		sessions: d.Sessions, profiles: d.Profiles, feedback: d.Feedback,
+		onBlock: d.OnBlock, onEnd: d.OnEnd, ping: d.Ping,
+		health: &Health{}, registry: newRegistry(),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.writer = NewWriter(d.Sessions, e.health, e.log, 50*time.Millisecond, 1_000_000)
+	m, err := newEngineMetrics(d.Meter, e)
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = m
+	e.pool = newIndexPool(e, cfg.Index)
+	return e, nil
+}
+
+// Kinds returns the cluster kinds this node hosts, as its roles say.
+func (e *Engine) Kinds(roles func(string) bool) []*cluster.Kind {
+	var ks []*cluster.Kind
+	if roles(KindSession) {
+		ks = append(ks, cluster.NewKind(KindSession, actor.PropsFromProducer(func() actor.Actor { return newSessionActor(e) })))
+	}
+	if roles(KindProfile) {
+		ks = append(ks, cluster.NewKind(KindProfile, actor.PropsFromProducer(func() actor.Actor { return newProfileActor(e) })))
+	}
+	return ks
+}
+
+// Start begins the engine's background work (write-behind, health watch, index pool) on a running member.
+func (e *Engine) Start(c *cluster.Cluster) {
+	e.cluster = c
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.pool.start()
+	e.bg.Add(3)
+	go func() { defer e.bg.Done(); e.writer.Run(ctx) }()
+	go func() { defer e.bg.Done(); e.applyPending(ctx, 10*time.Second) }()
+	go func() { defer e.bg.Done(); e.health.watchPostgres(ctx, time.Second, e.ping) }()
+}
+
+// Stop flushes what the write-behind holds and stops the background work.
+func (e *Engine) Stop() {
+	if e.cancel != nil {
+		e.cancel()
+		e.bg.Wait()
+	}
+	e.pool.shutdown()
+}
+
+// Health is the engine's view of its dependencies.
+func (e *Engine) Health() *Health { return e.health }
+
+// pid finds the activation of identity of kind, through the cluster's cache.
+func (e *Engine) pid(identity, kind string) *actor.PID {
+	if pid, ok := e.cluster.PidCache.Get(identity, kind); ok && pid != nil {
+		return pid
+	}
+	pid := e.cluster.Get(identity, kind)
+	if pid != nil {
+		e.cluster.PidCache.Set(identity, kind, pid)
+	}
+	return pid
+}
+
+// request sends msg to the actor identity of kind and waits for the answer until ctx's deadline (at most the
+// cluster request timeout). A dead activation (its member left, or it stopped) is looked up once more.
+func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (any, error) {
+	timeout := e.reqTO
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		pid := e.pid(identity, kind)
+		if pid == nil {
+			lastErr = errors.New("no activation")
+			e.cluster.PidCache.Remove(identity, kind)
+			continue
+		}
+		res, err := e.system.Root.RequestFuture(pid, msg, timeout).Result()
+		if err == nil {
+			return res, nil
+		}
+		lastErr = err
+		e.cluster.PidCache.Remove(identity, kind)
+		if !errors.Is(err, actor.ErrDeadLetter) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("%s %s: %v: %w", kind, identity, lastErr, ErrUnavailable)
+}
+
+// score asks the user's profile actor; called from a session actor, so it waits at most half the request
+// timeout, leaving the session time to answer its own caller.
+func (e *Engine) score(_ actor.Context, userID string, m *enginepb.Score) (*enginepb.ScoreReply, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.reqTO/2)
+	defer cancel()
+	res, err := e.request(ctx, userID, KindProfile, m)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.ScoreReply)
+	if !ok {
+		return nil, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("profile %s: %s: %w", userID, r.Error, ErrUnavailable)
+	}
+	return r, nil
+}
+
+// blocked revokes the login's tokens (in the background, retried, so a slow database does not hold the actor).
+func (e *Engine) blocked(userID, loginID, sessionID, why string) {
+	if e.onBlock == nil {
+		return
+	}
+	go func() {
+		for attempt := 0; attempt < 10; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), e.dbTimeout)
+			err := e.onBlock(ctx, userID, loginID, sessionID, why)
+			cancel()
+			if err == nil {
+				return
+			}
+			e.log.Warn("revoking a blocked session's login failed; retrying", "session_id", sessionID, "err", err)
+			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+		}
+	}()
+}
+
+func (e *Engine) ended(userID, sessionID, reason string) {
+	if e.onEnd == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.dbTimeout)
+		defer cancel()
+		e.onEnd(ctx, userID, sessionID, reason)
+	}()
+}
+
+// StartSession activates the session actor of a session that the accounts service has just created.
+func (e *Engine) StartSession(ctx context.Context, sessionID, userID, loginID string, expiresAt time.Time) error {
+	res, err := e.request(ctx, sessionID, KindSession, &enginepb.Start{
+		SessionId: sessionID, UserId: userID, LoginId: loginID, ExpiresAtMs: expiresAt.UnixMilli(),
+	})
+	if err != nil {
+		return err
+	}
+	if r, ok := res.(*enginepb.StartReply); !ok || r.Error != "" {
+		return fmt.Errorf("start session %s: %w", sessionID, ErrUnavailable)
+	}
+	return nil
+}
+
+// Events sends one client `events` message to its session.
+func (e *Engine) Events(ctx context.Context, sessionID string, m *enginepb.Events) (*enginepb.EventsReply, error) {
+	res, err := e.request(ctx, sessionID, KindSession, m)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.EventsReply)
+	if !ok {
+		return nil, fmt.Errorf("session %s: unexpected answer %T: %w", sessionID, res, ErrUnavailable)
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("session %s: %w", sessionID, codeErr(r.Error))
+	}
+	return r, nil
+}
+
+// Attach makes sub receive the session's pushes. It answers the session's state and, when the session can no
+// longer take events, the close code.
+func (e *Engine) Attach(ctx context.Context, sessionID string, sub *actor.PID) (string, int32, error) {
+	res, err := e.request(ctx, sessionID, KindSession, &enginepb.Attach{Address: sub.Address, Id: sub.Id})
+	if err != nil {
+		return "", 0, err
+	}
+	r, ok := res.(*enginepb.AttachReply)
+	if !ok {
+		return "", 0, fmt.Errorf("session %s: unexpected answer %T: %w", sessionID, res, ErrUnavailable)
+	}
+	return r.State, r.CloseCode, codeErr(r.Error)
+}
+
+// Detach stops pushes to sub (fire and forget).
+func (e *Engine) Detach(sessionID string, sub *actor.PID) {
+	if pid := e.pid(sessionID, KindSession); pid != nil {
+		e.system.Root.Send(pid, &enginepb.Detach{Address: sub.Address, Id: sub.Id})
+	}
+}
+
+// Status answers a session's state, risk, counts and last decisions.
+func (e *Engine) Status(ctx context.Context, sessionID string) (*enginepb.Status, error) {
+	res, err := e.request(ctx, sessionID, KindSession, &enginepb.StatusRequest{})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.Status)
+	if !ok {
+		return nil, fmt.Errorf("session %s: unexpected answer %T: %w", sessionID, res, ErrUnavailable)
+	}
+	return r, codeErr(r.Error)
+}
+
+// Challenge tells the session how its step-up went and answers its new state.
+func (e *Engine) Challenge(ctx context.Context, sessionID string, passed bool) (string, error) {
+	res, err := e.request(ctx, sessionID, KindSession, &enginepb.ChallengeResult{Passed: passed})
+	if err != nil {
+		return "", err
+	}
+	r, ok := res.(*enginepb.ChallengeReply)
+	if !ok {
+		return "", fmt.Errorf("session %s: unexpected answer %T: %w", sessionID, res, ErrUnavailable)
+	}
+	return r.State, codeErr(r.Error)
+}
+
+// End ends a session (idempotent) and answers its summary.
+func (e *Engine) End(ctx context.Context, sessionID, reason string) (*enginepb.Summary, error) {
+	res, err := e.request(ctx, sessionID, KindSession, &enginepb.End{Reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.Summary)
+	if !ok {
+		return nil, fmt.Errorf("session %s: unexpected answer %T: %w", sessionID, res, ErrUnavailable)
+	}
+	return r, codeErr(r.Error)
+}
+
+// Feedback hands a stored feedback to the user's profile, which adapts from it.
+func (e *Engine) Feedback(ctx context.Context, userID string, fb *enginepb.Feedback) error {
+	res, err := e.request(ctx, userID, KindProfile, fb)
+	if err != nil {
+		return err
+	}
+	r, ok := res.(*enginepb.FeedbackReply)
+	if !ok {
+		return fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
+	}
+	return codeErr(r.Error)
+}
+
+// Profile answers a user's enrollment state per field.
+func (e *Engine) Profile(ctx context.Context, userID string) (*enginepb.Profile, error) {
+	res, err := e.request(ctx, userID, KindProfile, &enginepb.ProfileRequest{})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.Profile)
+	if !ok {
+		return nil, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
+	}
+	return r, codeErr(r.Error)
+}
+
+// LiveSession is what the operator view shows of a live session on this node.
+type LiveSession struct {
+	SessionID  string    `json:"session_id"`
+	UserID     string    `json:"user_id"`
+	State      string    `json:"state"`
+	Risk       float64   `json:"risk"`
+	LastAction string    `json:"last_action"`
+	Events     int64     `json:"events"`
+	Samples    int64     `json:"samples"`
+	Node       string    `json:"node"`
+	StartedAt  time.Time `json:"started_at"`
+}
+
+// LiveSessions lists this node's live sessions, newest first.
+func (e *Engine) LiveSessions() []LiveSession { return e.registry.list() }
+
+type registry struct {
+	mu   sync.RWMutex
+	live map[string]LiveSession
+}
+
+func newRegistry() *registry { return &registry{live: make(map[string]LiveSession)} }
+
+func (r *registry) put(s LiveSession) {
+	r.mu.Lock()
+	r.live[s.SessionID] = s
+	r.mu.Unlock()
+}
+
+func (r *registry) remove(id string) {
+	r.mu.Lock()
+	delete(r.live, id)
+	r.mu.Unlock()
+}
+
+func (r *registry) len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.live)
+}
+
+func (r *registry) list() []LiveSession {
+	r.mu.RLock()
+	out := make([]LiveSession, 0, len(r.live))
+	for _, s := range r.live {
+		out = append(out, s)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	return out
+}
+
+// SubmitFeedback stores a feedback (so it is never lost once accepted) and hands it to the owner's profile. If
+// the profile cannot take it now, it stays pending and the engine applies it later (see applyPending).
+func (e *Engine) SubmitFeedback(ctx context.Context, fb persistence.Feedback) (string, error) {
+	id, err := e.feedback.Insert(ctx, fb)
+	if err != nil {
+		return "", err
+	}
+	stored := fb
+	stored.ID = id
+	if stored.UserID == "" {
+		if s, err := e.sessions.Get(ctx, fb.SessionID); err == nil {
+			stored.UserID = s.UserID
+		}
+	}
+	if err := e.Feedback(ctx, stored.UserID, feedbackMsg(stored)); err != nil {
+		e.log.Warn("feedback stored; the profile will apply it later", "feedback_id", id, "err", err)
+	}
+	return id, nil
+}
+
+func feedbackMsg(fb persistence.Feedback) *enginepb.Feedback {
+	m := &enginepb.Feedback{FeedbackId: fb.ID, SessionId: fb.SessionID, Label: fb.Label}
+	if fb.DecisionSeq != nil {
+		m.DecisionSeq = *fb.DecisionSeq
+	}
+	return m
+}
+
+// applyPending retries feedback accepted while its profile could not take it, every interval until ctx ends.
+func (e *Engine) applyPending(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, e.dbTimeout)
+		pending, err := e.feedback.Pending(lctx, 100)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, fb := range pending {
+			if time.Since(fb.At) < interval {
+				continue // just submitted: its own request is still applying it
+			}
+			rctx, cancel := context.WithTimeout(ctx, e.reqTO)
+			if err := e.Feedback(rctx, fb.UserID, feedbackMsg(fb)); err != nil {
+				e.log.Debug("pending feedback not applied yet", "feedback_id", fb.ID, "err", err)
+			}
+			cancel()
+		}
+	}
+}

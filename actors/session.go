@@ -1,0 +1,656 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/behaviorauth/engine/actors/enginepb"
+	"github.com/behaviorauth/engine/features"
+	"github.com/behaviorauth/engine/persistence"
+)
+
+// Session states (the wire's `state`).
+const (
+	StateActive     = "active"
+	StateChallenged = "challenged"
+	StateBlocked    = "blocked"
+	StateEnded      = "ended"
+)
+
+// Decision actions and modes (the wire's `action` and `mode`).
+const (
+	ActionAllow     = "allow"
+	ActionChallenge = "challenge"
+	ActionBlock     = "block"
+
+	ModeEnrolling = "enrolling"
+	ModeScoring   = "scoring"
+	ModeDegraded  = "degraded"
+)
+
+// WebSocket close codes the session asks for (PROTOCOL.md).
+const (
+	CloseBlocked = 4003
+	CloseEnded   = 4004
+)
+
+const (
+	keepDecisions = 20 // decisions kept in the session (the wire's "last 20")
+	maxFields     = 64 // distinct typed fields per session
+	maxKeysEntry  = 128
+	freeTextKeys  = 40 // keys of free typing that make one free-text sample
+)
+
+// Local messages a session sends itself.
+type (
+	challengeExpired struct{ challengedAt int64 }
+	snapshotTick     struct{}
+)
+
+// sample is one assembled behavioral sample waiting for its score.
+type sample struct {
+	field, modality, key string
+	vec                  []float32
+	fingerprint          uint64
+	err                  error // assembly failed: the sample is rejected without a score
+}
+
+// sessionActor is one live session (cluster kind "session", identity = session id).
+type sessionActor struct {
+	eng *Engine
+	log *slog.Logger
+	id  string
+	st  *enginepb.Snapshot // nil until the session is known (Start or Postgres)
+
+	win      window
+	keys     map[string]*features.KeystrokeAccumulator
+	free     *features.FreeTextAccumulator
+	pointer  *features.PointerAccumulator
+	ptrKind  string
+	motion   *features.MotionAccumulator
+	vec      []float32
+	sub      *actor.PID
+	self     *actor.PID
+	dirty    bool
+	snapArmd bool
+	timer    *time.Timer
+}
+
+func newSessionActor(eng *Engine) actor.Actor {
+	return &sessionActor{eng: eng, log: eng.log}
+}
+
+// Receive handles one message at a time; nothing in it panics on client input.
+func (s *sessionActor) Receive(ctx actor.Context) {
+	msg := ctx.Message()
+	if s.eng.faults != nil {
+		s.eng.faults(KindSession, msg)
+	}
+	switch m := msg.(type) {
+	case *actor.Started:
+		s.self = ctx.Self()
+		ctx.SetReceiveTimeout(s.eng.policy.IdleTimeout)
+	case *cluster.ClusterInit:
+		s.id = m.Identity.Identity
+		s.log = s.eng.log.With("session_id", s.id)
+		s.restore()
+	case *enginepb.Start:
+		ctx.Respond(s.start(m))
+	case *enginepb.Events:
+		ctx.Respond(s.events(ctx, m))
+	case *enginepb.Attach:
+		ctx.Respond(s.attach(m))
+	case *enginepb.Detach:
+		if s.sub != nil && s.sub.Address == m.Address && s.sub.Id == m.Id {
+			s.sub = nil
+		}
+	case *enginepb.StatusRequest:
+		ctx.Respond(s.status())
+	case *enginepb.ChallengeResult:
+		ctx.Respond(s.challengeResult(ctx, m))
+	case *enginepb.End:
+		ctx.Respond(s.end(ctx, m.Reason))
+	case challengeExpired:
+		s.challengeExpired(ctx, m)
+	case snapshotTick:
+		s.snapArmd = false
+		s.snapshot()
+	case *actor.ReceiveTimeout:
+		if s.st != nil && s.st.State != StateEnded && s.st.State != StateBlocked {
+			s.end(ctx, "idle")
+		}
+		ctx.Poison(ctx.Self())
+	case *actor.Restarting:
+		// A crash: hand the state as of the last acknowledged message to the next incarnation.
+		if s.st != nil {
+			s.st.Window = s.win.toProto()
+			s.eng.handoff.Store(s.id, proto.Clone(s.st))
+		}
+		s.stopTimer()
+	case *actor.Stopping:
+		s.snapshot()
+		s.stopTimer()
+	case *actor.Stopped:
+		s.eng.registry.remove(s.id)
+	}
+}
+
+func (s *sessionActor) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// restore loads the session as it was: from the previous incarnation after a crash, else from Postgres (its row
+// and last snapshot). A session unknown to both stays nil until Start.
+func (s *sessionActor) restore() {
+	if v, ok := s.eng.handoff.LoadAndDelete(s.id); ok {
+		s.adopt(v.(*enginepb.Snapshot))
+		s.log.Info("session restored from the crashed incarnation", "last_seq", s.st.LastSeq)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.eng.dbTimeout)
+	defer cancel()
+	row, err := s.eng.sessions.Get(ctx, s.id)
+	if err != nil {
+		if !errors.Is(err, persistence.ErrNotFound) {
+			s.log.Warn("session restore: postgres unavailable; waiting for Start", "err", err)
+		}
+		return
+	}
+	st := &enginepb.Snapshot{
+		SessionId: row.ID, UserId: row.UserID, LoginId: row.LoginID, State: StateActive,
+		StartedAtMs: row.CreatedAt.UnixMilli(), ExpiresAtMs: row.ExpiresAt.UnixMilli(),
+	}
+	if row.SnapshotVersion > 0 {
+		if snap, err := s.eng.sessions.LoadSnapshot(ctx, s.id); err == nil && len(snap.Data) > 0 {
+			var saved enginepb.Snapshot
+			if err := proto.Unmarshal(snap.Data, &saved); err == nil {
+				st = &saved
+			} else {
+				s.log.Error("session snapshot unreadable; starting from the row", "err", err)
+			}
+		}
+	}
+	if row.EndedAt != nil {
+		if st.State != StateBlocked {
+			st.State = StateEnded
+		}
+		if row.Summary != nil {
+			st.Events, st.Samples, st.DecisionSeq, st.Risk = row.Summary.Events, row.Summary.Samples, row.Summary.Decisions, row.Summary.FinalRisk
+		}
+	}
+	s.adopt(st)
+}
+
+func (s *sessionActor) adopt(st *enginepb.Snapshot) {
+	s.st = st
+	s.win = newWindow(s.eng.policy.WindowEvents, float64(s.eng.policy.WindowDuration.Milliseconds()))
+	s.keys = nil
+	for _, e := range st.Window {
+		w := weventOf(e)
+		s.win.add(w)
+		// Typing in progress (keys since a field's last commit) resumes where it was.
+		switch w.kind {
+		case enginepb.EventKind_EVENT_KIND_KEY:
+			if acc := s.keyAcc(w.field); acc != nil {
+				if w.phase == enginepb.Phase_PHASE_DOWN {
+					acc.KeyDown(w.code, w.t)
+				} else {
+					acc.KeyUp(w.code, w.t)
+				}
+			}
+		case enginepb.EventKind_EVENT_KIND_COMMIT:
+			if acc := s.keys[w.field]; acc != nil {
+				acc.Reset()
+			}
+		}
+	}
+	st.Window = nil
+	s.publish()
+}
+
+func (s *sessionActor) start(m *enginepb.Start) *enginepb.StartReply {
+	if s.st == nil {
+		s.adopt(&enginepb.Snapshot{
+			SessionId: m.SessionId, UserId: m.UserId, LoginId: m.LoginId, State: StateActive,
+			StartedAtMs: time.Now().UnixMilli(), ExpiresAtMs: m.ExpiresAtMs,
+		})
+		s.markDirty()
+	}
+	return &enginepb.StartReply{State: s.st.State}
+}
+
+func (s *sessionActor) closedCode() (int32, string) {
+	switch s.st.State {
+	case StateBlocked:
+		return CloseBlocked, "session blocked"
+	case StateEnded:
+		return CloseEnded, "session ended"
+	}
+	return 0, ""
+}
+
+func (s *sessionActor) attach(m *enginepb.Attach) *enginepb.AttachReply {
+	if s.st == nil {
+		return &enginepb.AttachReply{Error: codeNotFound}
+	}
+	code, _ := s.closedCode()
+	if code == 0 {
+		s.sub = actor.NewPID(m.Address, m.Id)
+	}
+	return &enginepb.AttachReply{State: s.st.State, CloseCode: code}
+}
+
+// events applies one client message: every event into the window and the sample assemblers, one decision per
+// completed sample, in order, then the ack. A seq already applied is acknowledged again and not re-applied.
+func (s *sessionActor) events(ctx actor.Context, m *enginepb.Events) *enginepb.EventsReply {
+	if s.st == nil {
+		return &enginepb.EventsReply{Error: codeNotFound}
+	}
+	if code, reason := s.closedCode(); code != 0 {
+		return &enginepb.EventsReply{CloseCode: code, CloseReason: reason}
+	}
+	if m.Seq <= s.st.LastSeq {
+		return &enginepb.EventsReply{AckSeq: m.Seq, Duplicate: true}
+	}
+	if m.Seq != s.st.LastSeq+1 {
+		return &enginepb.EventsReply{Errors: []*enginepb.EventError{{
+			Index: -1, Code: "invalid_seq", Message: "expected seq " + itoa(s.st.LastSeq+1) + " (resend the missing messages first)",
+		}}}
+	}
+	reply := &enginepb.EventsReply{AckSeq: m.Seq, Errors: m.Rejected}
+	for i, e := range m.Events {
+		s.st.Events++
+		s.win.add(weventOf(e))
+		smp, ok, evErr := s.assemble(e)
+		if evErr != nil {
+			reply.Errors = append(reply.Errors, &enginepb.EventError{Index: int32(i), Code: "invalid_event", Message: evErr.Error()})
+			continue
+		}
+		if !ok {
+			continue
+		}
+		d := s.decide(ctx, m.Seq, m.ReceivedAtNs, smp)
+		reply.Decisions = append(reply.Decisions, d)
+		if s.st.State == StateBlocked {
+			reply.CloseCode, reply.CloseReason = CloseBlocked, "session blocked"
+			break
+		}
+	}
+	s.st.LastSeq = m.Seq
+	s.markDirty()
+	s.publish()
+	return reply
+}
+
+func (s *sessionActor) keyAcc(field string) *features.KeystrokeAccumulator {
+	if acc, ok := s.keys[field]; ok {
+		return acc
+	}
+	if len(s.keys) >= maxFields {
+		return nil
+	}
+	if s.keys == nil {
+		s.keys = make(map[string]*features.KeystrokeAccumulator, 4)
+	}
+	acc := features.NewKeystrokeAccumulator(maxKeysEntry)
+	s.keys[field] = acc
+	return acc
+}
+
+func (s *sessionActor) scratch(n int) []float32 {
+	if cap(s.vec) < n {
+		s.vec = make([]float32, n)
+	}
+	return s.vec[:n]
+}
+
+// assemble feeds one event to its modality's accumulator and returns a sample when the event completes one.
+func (s *sessionActor) assemble(e *enginepb.Event) (sample, bool, error) {
+	switch e.Kind {
+	case enginepb.EventKind_EVENT_KIND_KEY:
+		acc := s.keyAcc(e.Field)
+		if acc == nil {
+			return sample{}, false, errTooManyFields
+		}
+		if s.free == nil {
+			s.free = features.NewFreeTextAccumulator(freeTextKeys)
+		}
+		if e.Phase == enginepb.Phase_PHASE_DOWN {
+			acc.KeyDown(e.Code, e.T)
+			s.free.KeyDown(e.Code, e.T)
+			return sample{}, false, nil
+		}
+		acc.KeyUp(e.Code, e.T)
+		s.free.KeyUp(e.Code, e.T)
+		if s.free.Ready() {
+			v := s.scratch(features.FreeTextDim)
+			err := s.free.Flush(v)
+			s.free.Reset()
+			if err == nil {
+				return sample{field: "", modality: "free_text", key: "kt", vec: v}, true, nil
+			}
+		}
+		return sample{}, false, nil
+	case enginepb.EventKind_EVENT_KIND_COMMIT:
+		acc := s.keys[e.Field]
+		if acc == nil || acc.Len() == 0 {
+			return sample{}, false, errEmptyCommit
+		}
+		v := s.scratch(acc.Dim())
+		dim, fp, err := acc.Flush(v)
+		acc.Reset()
+		smp := sample{field: e.Field, modality: "keystroke", key: "kf:" + e.Field, fingerprint: fp}
+		if err != nil {
+			smp.err = err
+			return smp, true, nil
+		}
+		smp.vec = v[:dim]
+		return smp, true, nil
+	case enginepb.EventKind_EVENT_KIND_POINTER:
+		if s.pointer == nil {
+			s.pointer = features.NewPointerAccumulator(features.PointerConfig{})
+		}
+		phase := features.PhaseMove
+		switch e.Phase {
+		case enginepb.Phase_PHASE_DOWN:
+			phase = features.PhaseDown
+		case enginepb.Phase_PHASE_UP:
+			phase = features.PhaseUp
+		}
+		kind := s.ptrKind
+		if phase == features.PhaseDown || kind == "" {
+			s.ptrKind = e.Pointer
+		}
+		if !s.pointer.Append(features.Point{T: e.T, X: e.X, Y: e.Y, Pressure: e.Pressure}, phase) {
+			return sample{}, false, nil
+		}
+		v := s.scratch(features.PointerDim)
+		if err := s.pointer.Flush(v); err != nil {
+			return sample{}, false, nil // a tap or a twitch: not a sample
+		}
+		mod := "pointer"
+		if kind == "touch" {
+			mod = "touch"
+		}
+		return sample{modality: mod, key: mod, vec: v}, true, nil
+	case enginepb.EventKind_EVENT_KIND_MOTION:
+		if s.motion == nil {
+			s.motion = features.NewMotionAccumulator(features.MotionConfig{})
+		}
+		if !s.motion.Append(features.Motion{T: e.T, AX: e.Ax, AY: e.Ay, AZ: e.Az, GX: e.Gx, GY: e.Gy, GZ: e.Gz}) {
+			return sample{}, false, nil
+		}
+		v := s.scratch(features.MotionDim)
+		if err := s.motion.Flush(v); err != nil {
+			return sample{}, false, nil
+		}
+		return sample{modality: "motion", key: "motion", vec: v}, true, nil
+	}
+	return sample{}, false, nil
+}
+
+// decide scores one sample through the user's profile, fuses it into the session risk, applies the policy and
+// records the decision.
+func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, smp sample) *enginepb.Decision {
+	s.st.Samples++
+	s.st.DecisionSeq++
+	d := &enginepb.Decision{
+		Seq: s.st.DecisionSeq, EventSeq: eventSeq, AtMs: time.Now().UnixMilli(),
+		Sample: &enginepb.Sample{Field: smp.field, Modality: smp.modality},
+	}
+	degraded := !s.eng.health.PostgresUp()
+	var sc *enginepb.ScoreReply
+	if smp.err != nil {
+		d.Sample.Status = "rejected"
+		d.Reasons = append(d.Reasons, "incomplete_keystrokes")
+		d.Mode = ModeScoring
+	} else {
+		var err error
+		sc, err = s.eng.score(ctx, s.st.UserId, &enginepb.Score{
+			SessionId: s.id, SampleSeq: d.Seq, Key: smp.key, Modality: smp.modality,
+			Vector: smp.vec, Fingerprint: smp.fingerprint, Learn: !degraded && s.st.State == StateActive,
+		})
+		if err != nil {
+			degraded = true
+			d.Reasons = append(d.Reasons, "profile_unreachable")
+			d.Sample.Status = "rejected"
+		} else {
+			d.Sample.Status, d.Mode, d.Reasons = sc.Status, sc.Mode, sc.Reasons
+			if sc.HasRisk {
+				d.Sample.Risk, d.Sample.HasRisk = sc.Risk, true
+				s.st.RecentScores = fuseAppend(s.st.RecentScores, sc.Risk)
+				s.st.Risk = fuse(s.st.RecentScores)
+			}
+		}
+	}
+	d.Risk = s.st.Risk
+
+	switch {
+	case degraded:
+		if !s.eng.health.PostgresUp() {
+			d.Reasons = append(d.Reasons, "postgres_unavailable")
+		}
+		d.Mode = ModeDegraded
+		d.Action = s.eng.policy.DegradedAction
+	case s.st.Risk >= s.eng.policy.BlockThreshold:
+		d.Action = ActionBlock
+	case s.st.Risk >= s.eng.policy.ChallengeThreshold || s.st.State == StateChallenged || suspicious(d.Reasons):
+		d.Action = ActionChallenge
+	default:
+		d.Action = ActionAllow
+	}
+	if receivedAtNs > 0 {
+		d.LatencyUs = (time.Now().UnixNano() - receivedAtNs) / 1e3
+	}
+	s.apply(ctx, d)
+	s.record(d, smp)
+	return d
+}
+
+// suspicious reports reasons that ask for a step-up whatever the distance says.
+func suspicious(reasons []string) bool {
+	for _, r := range reasons {
+		if r == "replayed_sample" || r == "machine_regular_timing" || r == "near_known_fraud" {
+			return true
+		}
+	}
+	return false
+}
+
+// apply moves the session's state by the decision's action.
+func (s *sessionActor) apply(ctx actor.Context, d *enginepb.Decision) {
+	s.st.LastAction = d.Action
+	switch d.Action {
+	case ActionChallenge:
+		if s.st.State == StateActive {
+			s.st.State = StateChallenged
+			s.st.ChallengedAtMs = time.Now().UnixMilli()
+			at, self, sys := s.st.ChallengedAtMs, ctx.Self(), ctx.ActorSystem()
+			time.AfterFunc(s.eng.policy.ChallengeTimeout, func() { sys.Root.Send(self, challengeExpired{challengedAt: at}) })
+		}
+	case ActionBlock:
+		s.block(ctx, "risk")
+	}
+}
+
+func (s *sessionActor) block(ctx actor.Context, why string) {
+	s.st.State = StateBlocked
+	s.log.Warn("session blocked", "user_id", s.st.UserId, "why", why, "risk", s.st.Risk)
+	s.eng.blocked(s.st.UserId, s.st.LoginId, s.id, why)
+	s.finish(ctx, "blocked")
+}
+
+func (s *sessionActor) record(d *enginepb.Decision, smp sample) {
+	s.st.Decisions = append(s.st.Decisions, d)
+	if over := len(s.st.Decisions) - keepDecisions; over > 0 {
+		s.st.Decisions = append(s.st.Decisions[:0], s.st.Decisions[over:]...)
+	}
+	pd := persistence.Decision{
+		SessionID: s.id, Seq: d.Seq, EventSeq: d.EventSeq, At: time.UnixMilli(d.AtMs), Action: d.Action,
+		Risk: d.Risk, Mode: d.Mode, Field: d.Sample.Field, Modality: d.Sample.Modality, Status: d.Sample.Status,
+		Reasons: d.Reasons, LatencyUS: int(d.LatencyUs),
+	}
+	if d.Sample.HasRisk {
+		r := d.Sample.Risk
+		pd.SampleRisk = &r
+	}
+	var vs []persistence.SampleVector
+	if len(smp.vec) > 0 {
+		vs = []persistence.SampleVector{{SessionID: s.id, Seq: d.Seq, Key: smp.key, Vector: append([]float32(nil), smp.vec...), At: pd.At}}
+	}
+	s.eng.writer.Add([]persistence.Decision{pd}, vs)
+	s.eng.metrics.decision(d)
+}
+
+func (s *sessionActor) challengeExpired(ctx actor.Context, m challengeExpired) {
+	if s.st == nil || s.st.State != StateChallenged || s.st.ChallengedAtMs != m.challengedAt {
+		return
+	}
+	s.st.DecisionSeq++
+	d := &enginepb.Decision{
+		Seq: s.st.DecisionSeq, EventSeq: s.st.LastSeq, Action: ActionBlock, Risk: s.st.Risk, Mode: ModeScoring,
+		Reasons: []string{"challenge_expired"}, AtMs: time.Now().UnixMilli(), Sample: &enginepb.Sample{},
+	}
+	s.record(d, sample{})
+	s.push(&enginepb.Push{Decision: d})
+	s.block(ctx, "challenge_expired")
+}
+
+func (s *sessionActor) challengeResult(ctx actor.Context, m *enginepb.ChallengeResult) *enginepb.ChallengeReply {
+	if s.st == nil {
+		return &enginepb.ChallengeReply{Error: codeNotFound}
+	}
+	if code, _ := s.closedCode(); code != 0 {
+		return &enginepb.ChallengeReply{State: s.st.State, Error: map[int32]string{CloseBlocked: codeBlocked, CloseEnded: codeEnded}[code]}
+	}
+	if s.st.State != StateChallenged {
+		return &enginepb.ChallengeReply{State: s.st.State, Error: codeNotChallenged}
+	}
+	if m.Passed {
+		// The owner proved themselves: the evidence that raised the risk is set aside.
+		s.st.State, s.st.ChallengeFailures, s.st.ChallengedAtMs = StateActive, 0, 0
+		s.st.RecentScores = nil
+		s.st.Risk = 0
+	} else {
+		s.st.ChallengeFailures++
+		if int(s.st.ChallengeFailures) >= s.eng.policy.ChallengeFailures {
+			s.block(ctx, "challenge_failed")
+		}
+	}
+	s.markDirty()
+	s.publish()
+	return &enginepb.ChallengeReply{State: s.st.State}
+}
+
+// end ends the session (idempotent) and answers with its summary.
+func (s *sessionActor) end(ctx actor.Context, reason string) *enginepb.Summary {
+	if s.st == nil {
+		return &enginepb.Summary{Error: codeNotFound}
+	}
+	if s.st.State != StateEnded && s.st.State != StateBlocked {
+		s.st.State = StateEnded
+		s.push(&enginepb.Push{CloseCode: CloseEnded, CloseReason: "session ended"})
+	}
+	return s.finish(ctx, reason)
+}
+
+// finish writes the session's decisions and summary (the first summary stored wins, so every answer agrees) and
+// audits the end.
+func (s *sessionActor) finish(ctx actor.Context, reason string) *enginepb.Summary {
+	s.stopTimer()
+	s.markDirty()
+	s.snapshot()
+	dctx, cancel := context.WithTimeout(context.Background(), s.eng.dbTimeout)
+	defer cancel()
+	if err := s.eng.writer.Flush(dctx); err != nil {
+		s.log.Warn("session end: decisions not yet written; the write-behind keeps them", "err", err)
+	}
+	sum, err := s.eng.sessions.End(dctx, s.id, reason, persistence.Summary{
+		SessionID: s.id, Events: s.st.Events, Samples: s.st.Samples, Decisions: s.st.DecisionSeq,
+		FinalRisk: s.st.Risk, EndedAt: time.Now(), Reason: reason,
+	})
+	if err != nil {
+		s.log.Error("session end: summary not stored", "err", err)
+		return &enginepb.Summary{Error: codeUnavailable}
+	}
+	s.publish()
+	if s.st.State == StateBlocked {
+		s.push(&enginepb.Push{CloseCode: CloseBlocked, CloseReason: "session blocked"})
+	}
+	s.sub = nil
+	s.eng.ended(s.st.UserId, s.id, reason)
+	return &enginepb.Summary{
+		SessionId: s.id, Events: sum.Events, Samples: sum.Samples, Decisions: sum.Decisions,
+		FinalRisk: sum.FinalRisk, EndedAtMs: sum.EndedAt.UnixMilli(), Reason: sum.Reason,
+	}
+}
+
+func (s *sessionActor) push(p *enginepb.Push) {
+	if s.sub != nil {
+		s.eng.system.Root.Send(s.sub, p)
+	}
+}
+
+func (s *sessionActor) status() *enginepb.Status {
+	if s.st == nil {
+		return &enginepb.Status{Error: codeNotFound}
+	}
+	return &enginepb.Status{
+		SessionId: s.id, UserId: s.st.UserId, State: s.st.State, Risk: s.st.Risk, Events: s.st.Events,
+		Samples: s.st.Samples, Decisions: s.st.Decisions, Node: s.eng.nodeName, StartedAtMs: s.st.StartedAtMs,
+		LastAction: s.st.LastAction, LastSeq: s.st.LastSeq,
+	}
+}
+
+// markDirty schedules a snapshot within the snapshot interval; an idle session holds no timer.
+func (s *sessionActor) markDirty() {
+	s.dirty = true
+	if s.snapArmd || s.self == nil {
+		return
+	}
+	s.snapArmd = true
+	self, sys := s.self, s.eng.system
+	s.timer = time.AfterFunc(s.eng.policy.SnapshotInterval, func() { sys.Root.Send(self, snapshotTick{}) })
+}
+
+func (s *sessionActor) snapshot() {
+	if !s.dirty || s.st == nil {
+		return
+	}
+	s.dirty = false
+	s.st.Version++
+	s.st.Window = s.win.toProto()
+	data, err := proto.Marshal(s.st)
+	s.st.Window = nil
+	if err != nil {
+		s.log.Error("session snapshot", "err", err)
+		return
+	}
+	s.eng.writer.Snapshot(persistence.Snapshot{
+		SessionID: s.id, Version: s.st.Version, LastSeq: s.st.LastSeq, State: s.st.State, Risk: s.st.Risk,
+		Events: s.st.Events, Samples: s.st.Samples, Decisions: s.st.DecisionSeq, Data: data,
+	})
+}
+
+// publish updates the node's registry of live sessions (the operator view).
+func (s *sessionActor) publish() {
+	if s.st == nil {
+		return
+	}
+	s.eng.registry.put(LiveSession{
+		SessionID: s.id, UserID: s.st.UserId, State: s.st.State, Risk: s.st.Risk, LastAction: s.st.LastAction,
+		Events: s.st.Events, Samples: s.st.Samples, Node: s.eng.nodeName, StartedAt: time.UnixMilli(s.st.StartedAtMs),
+	})
+	if s.st.State == StateEnded || s.st.State == StateBlocked {
+		s.eng.registry.remove(s.id)
+	}
+}
