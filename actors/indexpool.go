@@ -123,10 +123,14 @@ func (p *IndexPool) do(r *poolReq) (int, error) {
 }
 
 // Handle returns the scoring.Index view of the pool's index under key (created on first write, of dim values).
-func (p *IndexPool) Handle(key string, dim int) scoring.Index { return poolIndex{p: p, key: key, dim: dim} }
+func (p *IndexPool) Handle(key string, dim int) scoring.Index {
+	return poolIndex{p: p, key: key, dim: dim}
+}
 
 // Drop frees the index under key.
-func (p *IndexPool) Drop(key string) { p.e.system.Root.Send(p.pidFor(key), &poolReq{op: opDrop, key: key}) }
+func (p *IndexPool) Drop(key string) {
+	p.e.system.Root.Send(p.pidFor(key), &poolReq{op: opDrop, key: key})
+}
 
 // poolIndex is a scoring.Index whose every call is a message to the owning actor.
 type poolIndex struct {

@@ -26,8 +26,8 @@ type Node struct {
 	*node.Node
 	Config config.Config
 	// URL is the node's base URL, such as http://127.0.0.1:41234.
-	URL  string
-	logs *syncBuffer
+	URL      string
+	logs     *syncBuffer
 	stop     context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
