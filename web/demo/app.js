@@ -241,6 +241,7 @@ function startSession(session) {
     sessionId: session.session_id,
     sessionToken: session.session_token,
     wsUrl: session.ws_url || '/v1/ws',
+    hashSalt: state.userId, // the same in every session of the user: the profile keeps each field's key sequence
   });
   state.client = client;
   wireClient(client);

@@ -36,7 +36,7 @@ export const DEFAULTS = Object.freeze({
   wsUrl: '/v1/ws', // the ws_url that MPIN verify returns, resolved against baseUrl
   batchMs: 100, // events are sent at most this long after they happen
   hashKeys: true, // hash key codes of every field (password fields are hashed regardless)
-  hashSalt: undefined, // per-session salt of the key-code hash; default: random, kept per session in sessionStorage
+  hashSalt: 'behavior.v1', // salt of the key-code hash; pass something stable per user, such as the user id
   maxQueue: 5000, // unsent events kept while offline or held back; the oldest are dropped beyond it ('overflow')
   maxBatch: 256, // events per message at most
   maxFrameBytes: 60 * 1024, // one message's size at most; the server closes on frames over 64 KiB
@@ -113,11 +113,12 @@ export class Emitter {
 /**
  * Hashes a key code with a salt: 32-bit FNV-1a, as 'h' and 8 hex digits.
  *
- * This is NOT a security boundary. The key alphabet is about a hundred codes, so whoever knows the salt reverses
- * the hash by trying them all, and even without it the per-session mapping is a substitution that keeps which keys
- * repeat. What it does: the server only needs codes to be equal or not, so raw codes never appear in frames, proxy
- * or server logs, or memory dumps, and codes of one session cannot be joined with another's salt. Confidentiality
- * on the wire is TLS's job, and the server never stores codes (PROTOCOL.md).
+ * This is NOT a security boundary: it is an encoding that keeps raw codes out of frames, proxy and server logs and
+ * memory dumps. The key alphabet is about a hundred codes, so whoever knows the salt reverses the hash by trying
+ * them all, and even without it the mapping keeps which keys repeat. The salt cannot be a per-session secret either:
+ * the engine fingerprints the key sequence of a fixed field and keeps that fingerprint in the user's profile, so a
+ * field must hash the same way in every session of the user (hence a salt stable per user, such as the user id).
+ * Confidentiality on the wire is TLS's job; the server never stores codes (PROTOCOL.md).
  * @param {string} salt
  * @param {string} code
  * @returns {string}
@@ -187,13 +188,6 @@ function utf8Length(s) {
   return n;
 }
 
-function randomSalt() {
-  const bytes = new Uint8Array(16);
-  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 function round(x, digits) {
   const n = Number(x);
   if (!Number.isFinite(n)) return 0;
@@ -203,9 +197,9 @@ function round(x, digits) {
 
 const DEG_TO_RAD = Math.PI / 180;
 
-// Per-session state that must outlive a page reload within the same tab: the hash salt (codes stay comparable),
-// the clock origin (t keeps growing, as the contract asks of one session) and the last seq (the server skips seqs
-// it has applied, so a reloaded page must not start again at 1).
+// Per-session state that must outlive a page reload within the same tab: the clock origin (t keeps growing, as the
+// contract asks of one session) and the last seq (the server skips seqs it has applied, so a reloaded page must not
+// start again at 1).
 class SessionScope {
   #storage;
   #key;
@@ -325,7 +319,9 @@ export class BehaviorClient extends Emitter {
   /** @param {BehaviorClientOptions} options */
   constructor(options) {
     super();
-    const o = { ...DEFAULTS, ...(options || {}) };
+    const o = { ...DEFAULTS };
+    // An option given as undefined keeps its default.
+    for (const [k, v] of Object.entries(options || {})) if (v !== undefined) o[k] = v;
     if (typeof o.sessionId !== 'string' || o.sessionId === '') throw new TypeError('sessionId is required');
     if (typeof o.sessionToken !== 'string' || o.sessionToken === '') throw new TypeError('sessionToken is required');
     this.#WS = o.WebSocket ?? globalThis.WebSocket;
@@ -357,15 +353,8 @@ export class BehaviorClient extends Emitter {
       this.#now = perf ? () => perf.now() + offset : () => Date.now();
     }
 
-    let salt = o.hashSalt;
-    if (typeof salt !== 'string' || salt === '') {
-      salt = this.#scope.get('salt');
-      if (typeof salt !== 'string' || salt === '') {
-        salt = randomSalt();
-        this.#scope.set({ salt });
-      }
-    }
-    this.#salt = salt;
+    if (typeof o.hashSalt !== 'string' || o.hashSalt === '') throw new TypeError('hashSalt must be a non-empty string');
+    this.#salt = o.hashSalt;
     const lastSeq = this.#scope.get('seq');
     if (Number.isSafeInteger(lastSeq) && lastSeq > 0) this.#seq = lastSeq;
   }

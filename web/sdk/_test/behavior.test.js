@@ -427,28 +427,38 @@ describe('helpers', () => {
     assert.equal(client.state, 'stopped');
   });
 
-  test('seq, salt and clock origin continue across a reload of the same session (sessionStorage)', async (t) => {
+  test('seq and clock origin continue across a reload of the same session (sessionStorage)', async (t) => {
     const srv = await startServer(t);
     const store = new Map();
     const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)) };
-    const first = makeClient(t, srv, { storage, hashKeys: true });
-    const codes = [];
-    first.on('record', (e) => e.kind === 'key' && codes.push(e.code));
+    const first = makeClient(t, srv, { storage });
     first.connect();
     await nextEvent(first, 'open');
-    first.handleKey({ type: 'keydown', code: 'KeyK' }, 'f');
     first.nav('a');
     first.flush();
     first.nav('b');
     first.flush();
     await first.close();
-    const second = makeClient(t, srv, { storage, hashKeys: true });
-    second.on('record', (e) => e.kind === 'key' && codes.push(e.code));
-    second.handleKey({ type: 'keydown', code: 'KeyK' }, 'f');
+    const second = makeClient(t, srv, { storage });
+    second.nav('c');
     second.connect();
     await waitFor(() => srv.conns[1]?.messages.length === 1, 'second page message');
     assert.deepEqual(seqsOf(srv.conns[1]), [3], 'seq continues after the last one sent');
-    assert.equal(codes[0], codes[1], 'same salt within the session');
-    assert.deepEqual(eventsOf(srv.conns[1]).map((e) => e.kind), ['key']);
+    assert.deepEqual(eventsOf(srv.conns[1]).map((e) => e.screen), ['c']);
+  });
+
+  test('codes hash the same in every session by default, and per hashSalt', () => {
+    const codeOf = (opts) => {
+      const c = new BehaviorClient({ sessionToken: 't', WebSocket, baseUrl: 'http://x', storage: null, ...opts });
+      let code;
+      c.on('record', (e) => (code = e.code));
+      c.handleKey({ type: 'keydown', code: 'KeyK' }, 'f');
+      return code;
+    };
+    assert.equal(codeOf({ sessionId: 's1' }), codeOf({ sessionId: 's2' }), 'a field hashes alike across sessions');
+    assert.equal(codeOf({ sessionId: 's1', hashSalt: 'user-1' }), codeOf({ sessionId: 's2', hashSalt: 'user-1' }));
+    assert.notEqual(codeOf({ sessionId: 's1', hashSalt: 'user-1' }), codeOf({ sessionId: 's1', hashSalt: 'user-2' }));
+    assert.equal(codeOf({ sessionId: 's1', hashSalt: undefined }), codeOf({ sessionId: 's1' }), 'undefined keeps the default');
+    assert.throws(() => codeOf({ sessionId: 's1', hashSalt: '' }), /hashSalt/);
   });
 });
