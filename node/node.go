@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/behaviorauth/engine/persistence"
 	"github.com/behaviorauth/engine/telemetry"
 	"github.com/behaviorauth/engine/transport"
+	"github.com/behaviorauth/engine/web"
 )
 
 // Node is one running member of the cluster.
@@ -133,6 +136,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		RequestTimeout: cfg.HTTP.RequestTimeout,
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		Draining:       n.draining.Load,
+		Auth:           n.auth,
+		Engine:         n.engine,
+		HTTP:           cfg.HTTP,
+		Limits:         cfg.Limits,
+		Web:            webHandler(),
 		Checks: []transport.ReadinessCheck{
 			{Name: "postgres", Critical: false, Check: func(ctx context.Context) error { return n.pool.Ping(ctx) }},
 			{Name: "cluster", Critical: true, Check: n.clusterCheck},
@@ -256,3 +264,23 @@ func (n *Node) Engine() *actors.Engine { return n.engine }
 
 // Auth is the node's accounts service.
 func (n *Node) Auth() *auth.Service { return n.auth }
+
+// webHandler serves the demo page at /, the operator view at /ops and the SDK at /sdk/.
+func webHandler() http.Handler {
+	demo, err := fs.Sub(web.Files, "demo")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	pages := http.FileServerFS(demo)
+	sdk := http.FileServerFS(web.Files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/sdk/"):
+			sdk.ServeHTTP(w, r)
+		case r.URL.Path == "/ops":
+			http.ServeFileFS(w, r, demo, "ops.html")
+		default:
+			pages.ServeHTTP(w, r)
+		}
+	})
+}

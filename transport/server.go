@@ -11,6 +11,10 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/behaviorauth/engine/actors"
+	"github.com/behaviorauth/engine/auth"
+	"github.com/behaviorauth/engine/config"
 )
 
 // ReadinessCheck reports one dependency's state for /readyz: nil is healthy. A check marked Critical makes the
@@ -31,6 +35,16 @@ type Options struct {
 	MaxBodyBytes   int
 	// Draining reports that the node is shutting down: /readyz answers 503 from then on.
 	Draining func() bool
+
+	// Auth is the accounts service (register, login, tokens, MPIN, lockouts, audit).
+	Auth *auth.Service
+	// Engine is the door to the session and profile actors.
+	Engine *actors.Engine
+	// HTTP and Limits are the node's configuration of origins, proxies, frame, rate and queue limits.
+	HTTP   config.HTTP
+	Limits config.Limits
+	// Web serves the demo page and the SDK at / (nil: not served).
+	Web http.Handler
 }
 
 // Server routes every HTTP path of the node.
@@ -46,6 +60,13 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if opts.Metrics != nil {
 		s.mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.Web != nil {
+		s.mux.Handle("GET /", opts.Web)
+	}
+	if opts.Auth != nil && opts.Engine != nil {
+		s.restRoutes()
+		s.wsRoutes()
 	}
 	return s
 }

@@ -1,0 +1,4 @@
+package transport
+
+// restRoutes registers the REST API of PROTOCOL.md.
+func (s *Server) restRoutes() {}

