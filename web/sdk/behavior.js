@@ -276,7 +276,8 @@ const WATCHED_INPUT_TYPES = new Set(['text', 'password', 'email', 'tel', 'number
  * {attempt, delay}, 'ack' {seq}, 'decision' (the server's message), 'challenge' (a decision whose action is
  * challenge), 'blocked' {code, reason, decision}, 'unauthorized' {code, reason}, 'ended' {code, reason},
  * 'error' {code, message, ...}, 'overflow' {dropped, totalDropped}, 'stopped' {reason}, and 'record' (each event as
- * it is queued, with its code already hashed: for live counters and debugging).
+ * it is queued, with its code already hashed: for live counters and debugging), 'resync' {from, to, expected} (the
+ * server expected an earlier seq: unacknowledged messages were renumbered from it and sent again).
  */
 export class BehaviorClient extends Emitter {
   #o;
@@ -298,6 +299,7 @@ export class BehaviorClient extends Emitter {
   #attempt = 0;
   #reconnects = 0;
   #blockDecision = null;
+  #resyncedTo = 0;
 
   #seq = 0;
   #pending = []; // events not yet in a message
@@ -793,6 +795,7 @@ export class BehaviorClient extends Emitter {
         else if (msg.action === 'block') this.#blockDecision = msg; // the 4003 close follows
         break;
       case 'error':
+        if (msg.code === 'invalid_seq' && this.#resync(msg)) break;
         this.emit('error', { ...msg, source: 'server' });
         break;
       default:
@@ -811,6 +814,43 @@ export class BehaviorClient extends Emitter {
     this.emit('ack', { seq });
     if (this.#pending.length > 0) this.flush();
     this.#checkDrain();
+  }
+
+  /**
+   * The server applies seqs strictly one after another and refuses a gap with invalid_seq, naming the seq it
+   * expects. A gap arises when messages were lost with a page (a reload keeps the last seq sent, not the messages
+   * in flight). Every unacknowledged message at or after the expected seq was not applied: renumber them from it
+   * and send them again; the ones before it were applied. The errors for the other messages already in flight name
+   * the same expected seq and are ignored.
+   * @returns {boolean} whether the error was handled
+   */
+  #resync(msg) {
+    let expected = msg.expected_seq;
+    if (!Number.isSafeInteger(expected)) {
+      const m = /expected seq (\d+)/.exec(String(msg.message ?? ''));
+      expected = m ? Number(m[1]) : NaN;
+    }
+    if (!Number.isSafeInteger(expected) || expected < 1) return false;
+    if (expected === this.#resyncedTo) return true;
+    this.#resyncedTo = expected;
+    const old = [...this.#unacked];
+    this.#unacked.clear();
+    let seq = expected - 1;
+    for (const [s, text] of old) {
+      if (s < expected) continue;
+      seq += 1;
+      const m = JSON.parse(text);
+      m.seq = seq;
+      this.#unacked.set(seq, JSON.stringify(m));
+    }
+    const from = this.#seq;
+    this.#seq = seq;
+    this.#scope.set({ seq });
+    this.emit('resync', { from, to: seq, expected });
+    for (const text of this.#unacked.values()) if (!this.#send(text)) break;
+    this.flush();
+    this.#checkDrain();
+    return true;
   }
 
   #onClose(code, reason) {

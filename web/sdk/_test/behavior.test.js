@@ -447,6 +447,32 @@ describe('helpers', () => {
     assert.deepEqual(eventsOf(srv.conns[1]).map((e) => e.screen), ['c']);
   });
 
+  test('a gap in seq (messages lost with a reloaded page) is renumbered from the seq the server expects', async (t) => {
+    const srv = await startServer(t);
+    const storage = { getItem: () => JSON.stringify({ seq: 5 }), setItem: () => {} }; // the old page sent 1..5
+    const client = makeClient(t, srv, { storage, batchMs: 10000 });
+    const resyncs = [];
+    const errors = [];
+    client.on('resync', (r) => resyncs.push(r));
+    client.on('error', (e) => errors.push(e));
+    client.connect();
+    await nextEvent(client, 'open');
+    for (const screen of ['a', 'b', 'c']) {
+      client.nav(screen);
+      client.flush(); // seqs 6, 7, 8 in flight together: three invalid_seq errors come back
+    }
+    await waitFor(() => srv.applied.length === 3 && client.stats.unacked === 0, 'renumbered messages applied');
+    assert.deepEqual(seqsOf(srv.conns[0]), [6, 7, 8, 1, 2, 3]);
+    assert.deepEqual(srv.appliedSeqs, [1, 2, 3]);
+    assert.deepEqual(srv.applied.map((e) => e.screen), ['a', 'b', 'c']);
+    assert.deepEqual(resyncs, [{ from: 8, to: 3, expected: 1 }]);
+    assert.deepEqual(errors, []);
+    client.nav('d');
+    client.flush();
+    await waitFor(() => srv.applied.length === 4, 'next message');
+    assert.deepEqual(srv.appliedSeqs, [1, 2, 3, 4]);
+  });
+
   test('codes hash the same in every session by default, and per hashSalt', () => {
     const codeOf = (opts) => {
       const c = new BehaviorClient({ sessionToken: 't', WebSocket, baseUrl: 'http://x', storage: null, ...opts });

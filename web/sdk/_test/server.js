@@ -22,7 +22,7 @@ export async function startServer(t, { token = 'tok-123', sessionId = 'sess-1' }
     upgrades: [],
     /** Every accepted connection, in order: {ws, messages: [parsed], texts: [raw], closed: {code, reason}|null}. */
     conns: [],
-    /** Events applied, in order, each seq once. */
+    /** Events applied, in order, each seq once (seqs must follow one another: a gap gets invalid_seq). */
     applied: [],
     appliedSeqs: [],
     lastApplied: 0,
@@ -93,6 +93,13 @@ export async function startServer(t, { token = 'tok-123', sessionId = 'sess-1' }
       if (msg.type === 'ping') {
         if (srv.answerPing) ws.send('{"type":"pong"}');
       } else if (msg.type === 'events') {
+        if (msg.seq > srv.lastApplied + 1) {
+          // As the engine does: seqs apply one after another; a gap is refused, naming the seq expected.
+          const expected = srv.lastApplied + 1;
+          ws.send(JSON.stringify({ type: 'error', code: 'invalid_seq', message: `expected seq ${expected} (resend the missing messages first)`, seq: msg.seq }));
+          srv.onMessage?.(msg, conn, index);
+          return;
+        }
         if (msg.seq > srv.lastApplied) {
           srv.lastApplied = msg.seq;
           srv.appliedSeqs.push(msg.seq);
