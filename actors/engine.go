@@ -455,3 +455,6 @@ func (e *Engine) applyPending(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// System is the node's actor system (the transport spawns its per-connection push receivers in it).
+func (e *Engine) System() *actor.ActorSystem { return e.system }

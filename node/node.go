@@ -4,6 +4,8 @@ package node
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -141,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		HTTP:           cfg.HTTP,
 		Limits:         cfg.Limits,
 		Web:            webHandler(),
+		KeyHashKey:     keyHashKey(cfg.Auth.Pepper),
 		Checks: []transport.ReadinessCheck{
 			{Name: "postgres", Critical: false, Check: func(ctx context.Context) error { return n.pool.Ping(ctx) }},
 			{Name: "cluster", Critical: true, Check: n.clusterCheck},
@@ -283,4 +286,12 @@ func webHandler() http.Handler {
 			pages.ServeHTTP(w, r)
 		}
 	})
+}
+
+// keyHashKey derives the key-code hashing key from the pepper, a secret every node of the cluster shares, with a
+// label so the same secret is never used for two purposes directly.
+func keyHashKey(pepper string) []byte {
+	m := hmac.New(sha256.New, []byte(pepper))
+	m.Write([]byte("behavior key-code hashing v1"))
+	return m.Sum(nil)
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// HTTP and Limits are the node's configuration of origins, proxies, frame, rate and queue limits.
 	HTTP   config.HTTP
 	Limits config.Limits
+	// KeyHashKey keys the hash that turns a client's key codes into opaque numbers before they leave the
+	// transport; every node of a cluster must use the same key, so equal codes stay equal across nodes.
+	KeyHashKey []byte
 	// Web serves the demo page and the SDK at / (nil: not served).
 	Web http.Handler
 }
