@@ -313,6 +313,7 @@ export class BehaviorClient extends Emitter {
 
   #fields = new Map(); // field -> {dirty, sensitive, commitPending, commitTimer}
   #keysDown = new Map(); // raw code -> field it went down in
+  #lastT = -Infinity;
   #lastMoveT = -Infinity;
   #lastMotionT = -Infinity;
   #detachers = new Set();
@@ -422,6 +423,11 @@ export class BehaviorClient extends Emitter {
 
   #push(ev) {
     if (this.#state === 'stopped') return;
+    // Event stamps are when the browser took the input, commits and navs are when the page handled them, so the
+    // two can cross by a fraction of a millisecond; the contract wants t monotonic, and the engine refuses events
+    // out of order.
+    if (ev.t < this.#lastT) ev.t = this.#lastT;
+    else this.#lastT = ev.t;
     this.#pending.push(ev);
     this.emit('record', ev);
     const over = this.#pending.length - this.#o.maxQueue;

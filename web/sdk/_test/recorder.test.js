@@ -241,6 +241,14 @@ describe('pointer, touch, motion, nav', () => {
     client.handleKey({ type: 'keydown', code: 'KeyB', timeStamp: 1.7e12 }, 'f');
     assert.deepEqual(events.map((e) => e.t), [990.5, 1000]);
   });
+
+  test('t never goes back: an event stamped before the last one queued takes its time', () => {
+    const { client, events } = recorder({ eventTime: true });
+    client.nav('home'); // t 1000 from the clock
+    client.handleKey({ type: 'keydown', code: 'KeyA', timeStamp: 999.2 }, 'f');
+    client.handleKey({ type: 'keyup', code: 'KeyA', timeStamp: 1000.4 }, 'f');
+    assert.deepEqual(events.map((e) => e.t), [1000, 1000, 1000.4]);
+  });
 });
 
 describe('attaching to elements', () => {
