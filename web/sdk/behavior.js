@@ -6,7 +6,7 @@
 // decisions as events.
 //
 //   import { BehaviorClient } from '/sdk/behavior.js';
-//   const client = new BehaviorClient({ sessionId, sessionToken });
+//   const client = new BehaviorClient({ sessionId, sessionToken, hashSalt: userId });
 //   client.on('decision', (d) => console.log(d.action, d.risk));
 //   client.watch(document.querySelector('form'));
 //   client.watchPointer();
