@@ -1,0 +1,110 @@
+package loadgen
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strconv"
+)
+
+// typist generates one user's typing: a fixed field typed again and again with a personal rhythm, and a short
+// pointer run before each entry, as a banking form would see them.
+type typist struct {
+	rng    *rand.Rand
+	hold   []float64
+	flight []float64
+	codes  []string
+	t      float64
+}
+
+// payeeCodes are the key codes of the field the simulated users type (the same text each time).
+var payeeCodes = []string{"KeyR", "KeyA", "KeyV", "KeyI", "Space", "KeyK", "KeyU", "KeyM", "KeyA", "KeyR"}
+
+func newTypist(seed uint64) *typist {
+	rng := rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15+1))
+	ty := &typist{rng: rng, codes: payeeCodes}
+	base, flight := 70+50*rng.Float64(), 120+150*rng.Float64()
+	for range payeeCodes {
+		ty.hold = append(ty.hold, base*(0.7+0.6*rng.Float64()))
+		ty.flight = append(ty.flight, flight*(0.6+0.8*rng.Float64()))
+	}
+	return ty
+}
+
+// EventsPerFrame is the number of events in every frame the generator sends: 8 pointer moves, then one typed
+// entry of 10 keys (20 key events) and its commit.
+const EventsPerFrame = 8 + 2*10 + 1
+
+// appendFrame writes one `events` message (one completed keystroke sample) into b.
+func (ty *typist) appendFrame(b []byte, seq int64) []byte {
+	b = append(b, `{"type":"events","seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `,"events":[`...)
+	x, y := 100+200*ty.rng.Float64(), 300+100*ty.rng.Float64()
+	for i := 0; i < 8; i++ {
+		ty.t += 8 + 4*ty.rng.Float64()
+		x += 6 + ty.rng.NormFloat64()
+		y += 2 + ty.rng.NormFloat64()
+		b = append(b, `{"kind":"pointer","t":`...)
+		b = strconv.AppendFloat(b, ty.t, 'f', 1, 64)
+		b = append(b, `,"phase":"move","x":`...)
+		b = strconv.AppendFloat(b, x, 'f', 1, 64)
+		b = append(b, `,"y":`...)
+		b = strconv.AppendFloat(b, y, 'f', 1, 64)
+		b = append(b, `,"pressure":0.5,"pointer":"mouse"},`...)
+	}
+	ty.t += 300
+	for i, c := range ty.codes {
+		h := ty.hold[i] * (1 + 0.08*ty.rng.NormFloat64())
+		for _, ph := range [2]struct {
+			name string
+			t    float64
+		}{{"down", ty.t}, {"up", ty.t + h}} {
+			b = append(b, `{"kind":"key","t":`...)
+			b = strconv.AppendFloat(b, ph.t, 'f', 1, 64)
+			b = append(b, `,"phase":"`...)
+			b = append(b, ph.name...)
+			b = append(b, `","code":"`...)
+			b = append(b, c...)
+			b = append(b, `","field":"payee"},`...)
+		}
+		ty.t += ty.flight[i] * (1 + 0.08*ty.rng.NormFloat64())
+	}
+	ty.t += 250
+	b = append(b, `{"kind":"commit","t":`...)
+	b = strconv.AppendFloat(b, ty.t, 'f', 1, 64)
+	b = append(b, `,"field":"payee"}]}`...)
+	ty.t += 400
+	return b
+}
+
+// replyKind finds the "type" and "seq" of a server frame without decoding all of it: the generator must cost
+// the machine as little as possible, since it shares it with the server it measures.
+func replyKind(b []byte) (kind string, seq int64) {
+	kind = field(b, `"type":"`, '"')
+	if s := field(b, `"seq":`, 0); s != "" {
+		seq, _ = strconv.ParseInt(s, 10, 64)
+	}
+	return kind, seq
+}
+
+func field(b []byte, key string, end byte) string {
+	i := index(b, key)
+	if i < 0 {
+		return ""
+	}
+	i += len(key)
+	j := i
+	for j < len(b) {
+		c := b[j]
+		if end != 0 && c == end {
+			break
+		}
+		if end == 0 && (c < '0' || c > '9') && c != '-' {
+			break
+		}
+		j++
+	}
+	return string(b[i:j])
+}
+
+func index(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
