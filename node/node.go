@@ -262,6 +262,9 @@ func (n *Node) onEnd(ctx context.Context, userID, sessionID, reason string) {
 	}
 }
 
+// Cluster is the node's cluster member.
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
+
 // Engine is the node's engine (for tests and tools in-process).
 func (n *Node) Engine() *actors.Engine { return n.engine }
 
