@@ -66,15 +66,15 @@ func Start(tb testing.TB, mutate func(*config.Config)) *Node {
 	return StartWith(tb, cfg)
 }
 
-// StartWith runs a node with exactly cfg.
-func StartWith(tb testing.TB, cfg config.Config) *Node {
+// StartWith runs a node with exactly cfg; opts reach node.New (node.WithEngineOptions injects faults).
+func StartWith(tb testing.TB, cfg config.Config, opts ...node.Option) *Node {
 	tb.Helper()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatalf("nodetest: invalid config: %v", err)
 	}
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	n, err := node.New(ctx, cfg, node.WithLogOutput(logs))
+	n, err := node.New(ctx, cfg, append([]node.Option{node.WithLogOutput(logs)}, opts...)...)
 	cancel()
 	if err != nil {
 		tb.Fatalf("nodetest: start node: %v\n%s", err, logs.String())
