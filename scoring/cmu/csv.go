@@ -174,15 +174,17 @@ func ReadCSV(r io.Reader) (*Dataset, error) {
 		return nil, err
 	}
 	d := &Dataset{Keys: h.Keys, Columns: h.Columns, Dim: len(h.Columns)}
+	line := 1
 	for {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, csvError(err, line)
+			// FieldPos is only valid after a successful Read.
+			return nil, csvError(err, line+1)
 		}
+		line, _ = cr.FieldPos(0)
 		row, err := h.ParseRow(line, fields, make([]float32, d.Dim))
 		if err != nil {
 			return nil, err
