@@ -13,10 +13,11 @@ import (
 //	dim:u32 fingerprint:u64 nextID:i64
 //	n:u32 ids:[n]i64 vecs:[n*dim]f32
 //	if trained: zMean:[dim]f32 zScale:[dim]f32 smScale:f64 nnScale:f64 thrRaw:f64
-//	            m:u32 calibration:[m]f32 (ascending)
+//	            m:u32 calibration:[m]f64 (ascending)
 //	r:u32 replay hashes:[r]u64 (oldest first)
 //	crc32c:u32 of everything before
 //
+// Calibration distances are float64 so that a decoded set scores exactly as the original.
 // The configuration is not stored: it comes from the receiver (the node's policy), so a
 // policy change applies to stored profiles too.
 
@@ -36,7 +37,7 @@ func (t *TemplateSet) MarshalBinary() ([]byte, error) {
 	n := len(t.ids)
 	size := 4 + 4 + 4 + 8 + 8 + 4 + n*8 + len(t.vecs)*4 + 4 + t.replay.n*8 + 4
 	if t.trained {
-		size += 2*t.dim*4 + 3*8 + 4 + len(t.cal.sorted)*4
+		size += 2*t.dim*4 + 3*8 + 4 + len(t.cal.sorted)*8
 	}
 	b := make([]byte, 0, size)
 	b = append(b, codecMagic[:]...)
@@ -64,7 +65,7 @@ func (t *TemplateSet) MarshalBinary() ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(t.thrRaw))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(t.cal.sorted)))
 		for _, c := range t.cal.sorted {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(c)))
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c))
 		}
 	}
 	hashes := t.replay.appendOrdered(nil)
@@ -249,15 +250,14 @@ func (t *TemplateSet) UnmarshalBinary(data []byte) error {
 		if d.err == nil && (!(n.smScale > 0) || !(n.nnScale > 0) || n.thrRaw < 0) {
 			d.fail("bad calibration scales")
 		}
-		m := d.count("calibration size", maxStoredTemplates, 4)
+		m := d.count("calibration size", maxStoredTemplates, 8)
 		if d.err == nil && m < 1 {
 			d.fail("empty calibration")
 		}
-		cal := d.f32s(m)
-		sorted := make([]float64, len(cal))
-		for i, c := range cal {
-			sorted[i] = float64(c)
-			if d.err == nil && (c < 0 || (i > 0 && sorted[i] < sorted[i-1])) {
+		sorted := make([]float64, m)
+		for i := range sorted {
+			sorted[i] = d.f64()
+			if d.err == nil && (sorted[i] < 0 || (i > 0 && sorted[i] < sorted[i-1])) {
 				d.fail("calibration not ascending and non-negative")
 			}
 		}

@@ -118,14 +118,14 @@ func (f *FraudSet) Match(vec []float32, idx Searcher, sc *Scratch) (FraudMatch, 
 }
 
 // AddFraud folds a fraud match into a scored result: the risks combine as independent
-// evidence, 1-(1-r)(1-m), and a near match adds reason near_known_fraud. A result that
-// is not StatusScored is left alone.
+// evidence, 1-(1-r)(1-m), and a near match puts reason near_known_fraud first. A result
+// that is not StatusScored is left alone.
 func (r *Result) AddFraud(m FraudMatch) {
 	if r.Status != StatusScored {
 		return
 	}
 	r.Risk = 1 - (1-r.Risk)*(1-max(0, min(1, m.Risk)))
 	if m.Near {
-		r.AddReason(ReasonNearKnownFraud)
+		r.prependReason(ReasonNearKnownFraud)
 	}
 }

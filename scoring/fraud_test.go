@@ -55,8 +55,9 @@ func TestFraudSet(t *testing.T) {
 	}
 
 	r := Result{Status: StatusScored, Risk: 0.2}
+	r.AddReason(ReasonPointerPatternClose)
 	r.AddFraud(close1)
-	if !r.Has(ReasonNearKnownFraud) || math.Abs(r.Risk-(1-0.8*(1-close1.Risk))) > 1e-12 {
+	if rs := r.Reasons(); len(rs) != 2 || rs[0] != ReasonNearKnownFraud || rs[1] != ReasonPointerPatternClose || math.Abs(r.Risk-(1-0.8*(1-close1.Risk))) > 1e-12 {
 		t.Fatalf("AddFraud: %+v", r)
 	}
 	un := Result{Status: StatusRejected}

@@ -143,5 +143,17 @@ func (r *Result) AddReason(c Reason) {
 	}
 }
 
+// prependReason puts c first (the most telling reason), dropping the last one if full.
+func (r *Result) prependReason(c Reason) {
+	if r.Has(c) {
+		return
+	}
+	if r.n < maxReasons {
+		r.n++
+	}
+	copy(r.reasons[1:r.n], r.reasons[:r.n-1])
+	r.reasons[0] = c
+}
+
 // Reset clears r for reuse.
 func (r *Result) Reset() { *r = Result{} }

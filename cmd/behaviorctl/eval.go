@@ -14,10 +14,12 @@ import (
 	"github.com/behaviorauth/engine/scoring/cmu"
 )
 
-// newIndex builds each evaluated subject's nearest-neighbour index. This is the seam for
-// FAISS: once package index lands, the integrator replaces this pure-Go exact search
-// with the FAISS constructor (a scoring.NewIndexFunc over the binding's flat L2 index).
-var newIndex scoring.NewIndexFunc = scoring.NewExactIndex
+// newIndex builds each evaluated subject's nearest-neighbour index (a scoring.NewIndexFunc).
+// FAISS seam: once package index lands, replace the one line below with the binding's
+// constructor of an ID-mapped flat L2 index of dim dimensions.
+func newIndex(dim int) (scoring.Index, error) {
+	return scoring.NewExactIndex(dim) // FAISS: return index.NewFlatL2(dim) (or its equivalent)
+}
 
 // runEval evaluates the detector: behaviorctl eval FILE.csv [-png det.png] [-json out.json].
 func runEval(ctx context.Context, e *env, args []string) error {
