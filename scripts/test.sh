@@ -12,10 +12,9 @@ if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 
+echo "== web sdk (node --test)"
+# npm ci also installs playwright-core, which the browser test (web/browser_test.go) drives Chromium with.
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
 echo "== go test (race)"
 go test ${GOTEST_FLAGS:--race -count=1 -timeout 30m} ./...
-
-if [ -f web/package.json ]; then
-  echo "== web sdk (node --test)"
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
-fi

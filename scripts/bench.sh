@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `make bench`: every performance figure of the README, measured side by side in one run on this machine.
+#   1. the ceiling: a bare gorilla/websocket echo server answering the same frames, same client, same loopback
+#   2. the node under the same closed-loop load (its maximum throughput)
+#   3. both, and their ratio
+#   4. the node paced at half its maximum: decision latency percentiles
+#   5. 10,000 concurrent idle sessions: resident memory per live session
+#   6. the Go benchmarks of the hot path (features, scoring, FAISS search, decision), with allocations
+# Figures go to artifacts/bench/ (JSON) and artifacts/bench/summary.md. Loopback only; every loop is bounded.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+out=artifacts/bench
+mkdir -p "$out"
+USERS=${BENCH_USERS:-32}
+SECS=${BENCH_SECONDS:-15}
+IDLE=${BENCH_IDLE_SESSIONS:-10000}
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+go build -o bin/ ./cmd/...
+ctl=bin/behaviorctl
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+echo "== 1. ceiling: bare gorilla/websocket echo server"
+eport=$(port)
+$ctl echo -listen 127.0.0.1:$eport 2>/dev/null & pids+=($!)
+sleep 0.5
+$ctl load -echo -url http://127.0.0.1:$eport -users "$USERS" -duration "${SECS}s" -json $out/echo.json
+
+echo "== 2. node: same load, closed loop"
+hport=$(port); aport=$(port)
+# A bench node: argon2 kept cheap and auth rate limits raised, because setting up 10,000 sessions is what is
+# measured here, not password hashing; everything on the event path is as configured in cluster.yaml.
+BEHAVIOR_AUTH_ARGON2_MEMORY_KIB=64 BEHAVIOR_AUTH_RATE_PER_ADDRESS=10000000 BEHAVIOR_AUTH_RATE_PER_ACCOUNT=1000000 \
+BEHAVIOR_LIMITS_MESSAGES_PER_SECOND=100000 BEHAVIOR_LIMITS_MESSAGE_BURST=100000 \
+BEHAVIOR_TELEMETRY_LOG_LEVEL=warn \
+  ./bin/behaviord -config cluster.yaml -http.listen 127.0.0.1:$hport \
+  -cluster.automanaged.port $aport -cluster.automanaged.hosts 127.0.0.1:$aport 2>$out/node.log & node=$!
+pids+=($node)
+for _ in $(seq 1 100); do curl -fs http://127.0.0.1:$hport/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+$ctl load -url http://127.0.0.1:$hport -users "$USERS" -duration "${SECS}s" -prefix 41 -json $out/node-max.json
+
+echo "== 3. ratio"
+python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+e = json.load(open(f"{d}/echo.json")); n = json.load(open(f"{d}/node-max.json"))
+print(f"echo ceiling  {e['events_per_sec']:>10.0f} events/s")
+print(f"node          {n['events_per_sec']:>10.0f} events/s   ratio {n['events_per_sec']/e['events_per_sec']:.2f}")
+PY
+
+echo "== 4. node at half its maximum: decision latency"
+half=$(python3 -c "import json;n=json.load(open('$out/node-max.json'));print(round(n['samples_per_sec']/2))")
+$ctl load -url http://127.0.0.1:$hport -users "$USERS" -duration "${SECS}s" -rate "$half" -prefix 41 -json $out/node-half.json
+
+echo "== 5. $IDLE idle sessions: resident memory per live session"
+$ctl idle -url http://127.0.0.1:$hport -users "$IDLE" -node-pid "$node" -prefix 44 -json $out/idle.json
+
+kill "$node" 2>/dev/null || true
+
+echo "== 6. Go benchmarks of the hot path"
+go test -run '^$' -bench . -benchmem -benchtime 2000x ./features/ ./scoring/ ./index/ 2>&1 | grep -E '^(Benchmark|ok|FAIL)' | tee $out/go-bench.txt
+go test -run '^$' -bench 'Sample|Events' -benchmem -benchtime 500x ./actors/ 2>&1 | grep -E '^(Benchmark|ok|FAIL)' | tee -a $out/go-bench.txt
+
+python3 - "$out" <<'PY' | tee "$out/summary.md"
+import json, sys, platform, subprocess
+d = sys.argv[1]
+e = json.load(open(f"{d}/echo.json")); m = json.load(open(f"{d}/node-max.json"))
+h = json.load(open(f"{d}/node-half.json")); i = json.load(open(f"{d}/idle.json"))
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+print(f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; load generator on the same machine.")
+print()
+print("| figure | measured | goal |")
+print("|---|---|---|")
+print(f"| echo ceiling (same frames, same client) | {e['events_per_sec']:.0f} events/s | |")
+print(f"| node, closed loop | {m['events_per_sec']:.0f} events/s, {m['samples_per_sec']:.0f} samples/s | |")
+print(f"| node / ceiling | {m['events_per_sec']/e['events_per_sec']:.2f} | >= 0.5 |")
+print(f"| decision latency at half max ({h['samples_per_sec']:.0f} samples/s) | p50 {h['latency_p50_us']:.0f} us, p99 {h['latency_p99_us']:.0f} us, p99.9 {h['latency_p999_us']:.0f} us | p99 < 10 ms |")
+print(f"| resident memory per idle live session ({i['sessions']} sessions) | {i['kib_per_session']:.1f} KiB | < 40 KiB |")
+print(f"| errors / reconnects (max run) | {m['errors']} / {m['reconnects']} | 0 |")
+PY
