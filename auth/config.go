@@ -84,7 +84,7 @@ const (
 	DefaultRefreshTTL       = 720 * time.Hour
 	DefaultSessionTTL       = 12 * time.Hour
 	DefaultArgon2Time       = 1
-	DefaultArgon2MemoryKiB  = 12 * 1024
+	DefaultArgon2MemoryKiB  = 12288
 	DefaultArgon2Threads    = 1
 	DefaultMPINMaxFailures  = 5
 	DefaultLoginMaxFailures = 10

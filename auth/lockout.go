@@ -35,7 +35,7 @@ func (s *Service) attempt(ctx context.Context, u persistence.User, purpose, enco
 	if err != nil {
 		return false, false, fmt.Errorf("auth: %s attempt: %w", purpose, err)
 	}
-	if !res.Granted() {
+	if !res.Granted {
 		retry := inFlightRetry
 		if !res.LockedUntil.IsZero() {
 			retry = res.LockedUntil.Sub(now)
@@ -55,13 +55,13 @@ func (s *Service) attempt(ctx context.Context, u persistence.User, purpose, enco
 	if verr != nil {
 		// No check happened (the hasher was busy past the deadline, or the stored hash is corrupt): free the slot
 		// without counting a failure.
-		if err := s.store.ReleaseAttempt(sctx, res.ID); err != nil {
+		if err := s.store.ReleaseAttempt(sctx, u.ID, purpose, s.now()); err != nil {
 			s.log.WarnContext(ctx, "lockout attempt not released; it lapses on its own", "purpose", purpose, "err", err)
 		}
 		return false, false, fmt.Errorf("auth: %s check: %w", purpose, verr)
 	}
-	lockUntil := s.now().Add(s.cfg.LockDuration)
-	lockedUntil, err := s.store.SettleAttempt(sctx, res.ID, u.ID, purpose, ok, maxFailures, lockUntil)
+	settled := s.now()
+	lockedUntil, err := s.store.SettleAttempt(sctx, u.ID, purpose, ok, maxFailures, settled, settled.Add(s.cfg.LockDuration))
 	if err != nil {
 		return false, false, fmt.Errorf("auth: %s settle: %w", purpose, err)
 	}

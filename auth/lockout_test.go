@@ -144,7 +144,7 @@ func TestLapsedReservation(t *testing.T) {
 	uid := f.register(t, 1)
 	ctx := ctxT(t)
 	res, err := f.store.ReserveAttempt(ctx, uid, "mpin", 1, f.clock.Now(), 2*f.svc.cfg.AttemptTimeout)
-	if err != nil || !res.Granted() {
+	if err != nil || !res.Granted {
 		t.Fatalf("reserve: %+v, %v", res, err)
 	}
 	var lerr *LockedError

@@ -412,17 +412,25 @@ func (s *Service) StartSession(ctx context.Context, claims AccessClaims, mpin st
 	if err != nil {
 		return SessionGrant{}, err
 	}
-	s.audit(ctx, Event{Kind: EventSessionStart, UserID: u.ID, Outcome: OutcomeOK, Client: c,
-		Detail: map[string]any{"session_id": id, "login_id": claims.LoginID}})
+	s.audit(ctx,
+		Event{Kind: EventMPIN, UserID: u.ID, Outcome: OutcomeOK, Client: c},
+		Event{Kind: EventSessionStart, UserID: u.ID, Outcome: OutcomeOK, Client: c,
+			Detail: map[string]any{"session_id": id, "login_id": claims.LoginID}})
 	return SessionGrant{SessionID: id, SessionToken: tok, ExpiresAt: exp}, nil
 }
 
 // CheckMPIN checks the MPIN of userID for a step-up challenge, with the same lockout counting and rate limits as
 // StartSession. Errors: *ValidationError, *RateLimitedError, ErrInvalidCredentials, *LockedError, ErrNotFound.
 func (s *Service) CheckMPIN(ctx context.Context, userID, mpin string, c Client) error {
-	_, err := s.checkMPIN(ctx, userID, mpin, c)
-	return err
+	u, err := s.checkMPIN(ctx, userID, mpin, c)
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, Event{Kind: EventMPIN, UserID: u.ID, Outcome: OutcomeOK, Client: c})
+	return nil
 }
+
+// checkMPIN runs the rate limits and the lockout-counted MPIN check; it audits failures, the caller success.
 
 func (s *Service) checkMPIN(ctx context.Context, userID, mpin string, c Client) (persistence.User, error) {
 	if err := validateMPINShape(mpin); err != nil {
@@ -448,6 +456,5 @@ func (s *Service) checkMPIN(ctx context.Context, userID, mpin string, c Client) 
 	if stale {
 		s.rehash(ctx, u.ID, mpin, s.store.SetMPINHash)
 	}
-	s.audit(ctx, Event{Kind: EventMPIN, UserID: u.ID, Outcome: OutcomeOK, Client: c})
 	return u, nil
 }

@@ -120,19 +120,14 @@ type NewLogin struct {
 	RefreshExpires time.Time
 }
 
-// CreateLogin inserts a login and its first refresh token in one transaction.
+// CreateLogin inserts a login and its first refresh token, atomically (one statement).
 func (a *Accounts) CreateLogin(ctx context.Context, l NewLogin) error {
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx,
-			`insert into logins (id, user_id, device_id, client_addr, created_at) values ($1, $2, $3, $4, $5)`,
-			l.ID, l.UserID, l.DeviceID, l.ClientAddr, l.CreatedAt); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx,
-			`insert into refresh_tokens (digest, login_id, issued_at, expires_at) values ($1, $2, $3, $4)`,
-			l.RefreshDigest, l.ID, l.CreatedAt, l.RefreshExpires)
-		return err
-	})
+	_, err := a.pool.Exec(ctx,
+		`with l as (
+		    insert into logins (id, user_id, device_id, client_addr, created_at) values ($1, $2, $3, $4, $5)
+		    returning id)
+		 insert into refresh_tokens (digest, login_id, issued_at, expires_at) select $6, l.id, $5, $7 from l`,
+		l.ID, l.UserID, l.DeviceID, l.ClientAddr, l.CreatedAt, l.RefreshDigest, l.RefreshExpires)
 	if err != nil {
 		return fmt.Errorf("persistence: create login: %w", err)
 	}
@@ -350,90 +345,68 @@ func (a *Accounts) CreateSession(ctx context.Context, s AuthSession) error {
 
 // Reservation is the answer of ReserveAttempt.
 type Reservation struct {
-	// ID names the reserved attempt, to settle it; empty when the attempt was refused.
-	ID string
+	// Granted is true when the attempt was reserved: the caller checks the secret, then settles or releases.
+	Granted bool
 	// LockedUntil is the end of the current lock, zero when not locked.
 	LockedUntil time.Time
-	// InFlight counts the other attempts in flight when the attempt was refused without a lock (failures plus
+	// InFlight counts the attempts in flight when the attempt was refused without a lock (failures plus
 	// attempts in flight reached the maximum).
 	InFlight int
 }
 
-// Granted reports whether the attempt was reserved.
-func (r Reservation) Granted() bool { return r.ID != "" }
+// liveInFlight is the SQL for the attempts in flight of a lockouts row at time $3: the count lapses as a whole
+// once the newest reservation is older than its ttl (its node died before settling).
+const liveInFlight = `(case when lockouts.inflight_until > $3 then lockouts.inflight else 0 end)`
 
 // ReserveAttempt reserves one credential check of purpose ("login", "mpin") for userID at time now, unless the
-// user is locked or failures plus attempts in flight already reach max. The reservation lapses at now+ttl if it is
-// never settled (its node died). The lockouts row's lock serialises reservations across every node, so the count is
-// exact however many arrive at once.
+// user is locked or failures plus attempts in flight already reach max. One statement: the upsert takes the
+// lockouts row's lock and its condition is evaluated on the row's latest version, so the count is exact however
+// many reservations arrive at once on however many nodes. A reservation never settled lapses at now+ttl.
 func (a *Accounts) ReserveAttempt(ctx context.Context, userID, purpose string, max int, now time.Time, ttl time.Duration) (Reservation, error) {
-	var res Reservation
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		var (
-			failures    int
-			lockedUntil *time.Time
-		)
-		// The no-op update on conflict takes the row lock and returns the row in one statement.
-		err := tx.QueryRow(ctx,
-			`insert into lockouts (user_id, purpose) values ($1, $2)
-			 on conflict (user_id, purpose) do update set failures = lockouts.failures
-			 returning failures, locked_until`, userID, purpose).Scan(&failures, &lockedUntil)
-		if err != nil {
-			return err
-		}
-		if lockedUntil != nil && now.Before(*lockedUntil) {
-			res.LockedUntil = *lockedUntil
-			return nil
-		}
-		// A new statement, so a new snapshot taken after the lock: it sees every reservation committed before.
-		var inFlight int
-		err = tx.QueryRow(ctx,
-			`with lapsed as (delete from lockout_attempts where user_id = $1 and purpose = $2 and expires_at <= $3)
-			 select count(*) from lockout_attempts where user_id = $1 and purpose = $2 and expires_at > $3`,
-			userID, purpose, now).Scan(&inFlight)
-		if err != nil {
-			return err
-		}
-		if failures+inFlight >= max {
-			res.InFlight = inFlight
-			return nil
-		}
-		id := uuid.NewString()
-		if _, err := tx.Exec(ctx,
-			`insert into lockout_attempts (id, user_id, purpose, expires_at) values ($1, $2, $3, $4)`,
-			id, userID, purpose, now.Add(ttl)); err != nil {
-			return err
-		}
-		res.ID = id
-		return nil
-	})
+	var n int
+	err := a.pool.QueryRow(ctx,
+		`insert into lockouts (user_id, purpose, inflight, inflight_until) values ($1, $2, 1, $4)
+		 on conflict (user_id, purpose) do update
+		    set inflight = `+liveInFlight+` + 1, inflight_until = $4
+		  where (lockouts.locked_until is null or lockouts.locked_until <= $3)
+		    and lockouts.failures + `+liveInFlight+` < $5
+		 returning inflight`, userID, purpose, now, now.Add(ttl), max).Scan(&n)
+	if err == nil {
+		return Reservation{Granted: true}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Reservation{}, fmt.Errorf("persistence: reserve %s attempt: %w", purpose, err)
+	}
+	// Refused: say why. A read after the fact is good enough for the answer's retry time.
+	l, err := a.LockoutState(ctx, userID, purpose, now)
 	if err != nil {
 		return Reservation{}, fmt.Errorf("persistence: reserve %s attempt: %w", purpose, err)
+	}
+	res := Reservation{InFlight: l.InFlight}
+	if l.LockedUntil.After(now) {
+		res.LockedUntil = l.LockedUntil
 	}
 	return res, nil
 }
 
-// SettleAttempt ends the reserved attempt id. On success the failure count goes back to zero. On failure it grows
-// by one, and when it reaches max the user is locked until lockUntil and the count starts again from zero (the
-// lock itself now refuses attempts). lockedUntil is non-zero when this failure set the lock.
-func (a *Accounts) SettleAttempt(ctx context.Context, id, userID, purpose string, success bool, max int, lockUntil time.Time) (lockedUntil time.Time, err error) {
-	if success {
-		_, err := a.pool.Exec(ctx,
-			`with done as (delete from lockout_attempts where id = $1)
-			 update lockouts set failures = 0 where user_id = $2 and purpose = $3`, id, userID, purpose)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("persistence: settle %s attempt: %w", purpose, err)
-		}
-		return time.Time{}, nil
-	}
+// SettleAttempt ends a reserved attempt at time now. On success the failure count goes back to zero. On failure
+// it grows by one, and when it reaches max the user is locked until lockUntil and the count starts again from
+// zero (the lock itself now refuses attempts). lockedUntil is non-zero when this failure set the lock.
+func (a *Accounts) SettleAttempt(ctx context.Context, userID, purpose string, success bool, max int, now, lockUntil time.Time) (lockedUntil time.Time, err error) {
 	var locked bool
-	err = a.pool.QueryRow(ctx,
-		`with done as (delete from lockout_attempts where id = $1)
-		 update lockouts set
-		        failures     = case when failures + 1 >= $4 then 0 else failures + 1 end,
-		        locked_until = case when failures + 1 >= $4 then $5 else locked_until end
-		  where user_id = $2 and purpose = $3
-		 returning failures = 0`, id, userID, purpose, max, lockUntil).Scan(&locked)
+	if success {
+		err = a.pool.QueryRow(ctx,
+			`update lockouts set inflight = greatest(`+liveInFlight+` - 1, 0), failures = 0
+			  where user_id = $1 and purpose = $2 returning false`, userID, purpose, now).Scan(&locked)
+	} else {
+		err = a.pool.QueryRow(ctx,
+			`update lockouts set
+			        inflight     = greatest(`+liveInFlight+` - 1, 0),
+			        failures     = case when failures + 1 >= $4 then 0 else failures + 1 end,
+			        locked_until = case when failures + 1 >= $4 then $5 else locked_until end
+			  where user_id = $1 and purpose = $2
+			 returning failures = 0`, userID, purpose, now, max, lockUntil).Scan(&locked)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("persistence: settle %s attempt: %w", purpose, ErrNotFound)
 	}
@@ -446,10 +419,13 @@ func (a *Accounts) SettleAttempt(ctx context.Context, id, userID, purpose string
 	return time.Time{}, nil
 }
 
-// ReleaseAttempt drops the reserved attempt id without counting it: the check did not happen.
-func (a *Accounts) ReleaseAttempt(ctx context.Context, id string) error {
-	if _, err := a.pool.Exec(ctx, `delete from lockout_attempts where id = $1`, id); err != nil {
-		return fmt.Errorf("persistence: release attempt: %w", err)
+// ReleaseAttempt ends a reserved attempt at time now without counting it: the check did not happen.
+func (a *Accounts) ReleaseAttempt(ctx context.Context, userID, purpose string, now time.Time) error {
+	_, err := a.pool.Exec(ctx,
+		`update lockouts set inflight = greatest(`+liveInFlight+` - 1, 0) where user_id = $1 and purpose = $2`,
+		userID, purpose, now)
+	if err != nil {
+		return fmt.Errorf("persistence: release %s attempt: %w", purpose, err)
 	}
 	return nil
 }
@@ -458,7 +434,7 @@ func (a *Accounts) ReleaseAttempt(ctx context.Context, id string) error {
 type Lockout struct {
 	Failures    int
 	LockedUntil time.Time // zero when never locked
-	InFlight    int       // reserved attempts not yet settled nor lapsed at the time asked
+	InFlight    int       // reserved attempts neither settled nor lapsed at the time asked
 }
 
 // LockoutState returns the lockout state of userID for purpose at time now (zero state if none was recorded).
@@ -468,10 +444,11 @@ func (a *Accounts) LockoutState(ctx context.Context, userID, purpose string, now
 		locked *time.Time
 	)
 	err := a.pool.QueryRow(ctx,
-		`select coalesce(max(o.failures), 0), max(o.locked_until),
-		        (select count(*) from lockout_attempts a where a.user_id = $1 and a.purpose = $2 and a.expires_at > $3)
-		   from lockouts o where o.user_id = $1 and o.purpose = $2`, userID, purpose, now).
-		Scan(&l.Failures, &locked, &l.InFlight)
+		`select failures, locked_until, `+liveInFlight+` from lockouts where user_id = $1 and purpose = $2`,
+		userID, purpose, now).Scan(&l.Failures, &locked, &l.InFlight)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lockout{}, nil
+	}
 	if err != nil {
 		return Lockout{}, fmt.Errorf("persistence: lockout state: %w", err)
 	}
@@ -551,28 +528,40 @@ type AuthEvent struct {
 	Detail     map[string]any
 }
 
-// InsertAuthEvent appends e to the audit trail.
-func (a *Accounts) InsertAuthEvent(ctx context.Context, e AuthEvent) error {
-	detail := []byte("{}")
-	if len(e.Detail) > 0 {
-		b, err := json.Marshal(e.Detail)
-		if err != nil {
-			return fmt.Errorf("persistence: auth event detail: %w", err)
-		}
-		detail = b
+// InsertAuthEvents appends events to the audit trail in one statement.
+func (a *Accounts) InsertAuthEvents(ctx context.Context, events ...AuthEvent) error {
+	if len(events) == 0 {
+		return nil
 	}
-	var userID *string
-	if e.UserID != "" {
-		if uuid.Validate(e.UserID) != nil {
+	var (
+		at      = make([]time.Time, len(events))
+		users   = make([]string, len(events))
+		kinds   = make([]string, len(events))
+		outs    = make([]string, len(events))
+		addrs   = make([]string, len(events))
+		details = make([]string, len(events))
+	)
+	for i, e := range events {
+		if e.UserID != "" && uuid.Validate(e.UserID) != nil {
 			return fmt.Errorf("persistence: auth event: user id %q is not a uuid", e.UserID)
 		}
-		userID = &e.UserID
+		details[i] = "{}"
+		if len(e.Detail) > 0 {
+			b, err := json.Marshal(e.Detail)
+			if err != nil {
+				return fmt.Errorf("persistence: auth event detail: %w", err)
+			}
+			details[i] = string(b)
+		}
+		at[i], users[i], kinds[i], outs[i], addrs[i] = e.At, e.UserID, e.Kind, e.Outcome, e.ClientAddr
 	}
 	_, err := a.pool.Exec(ctx,
-		`insert into auth_events (at, user_id, kind, outcome, client_addr, detail) values ($1, $2, $3, $4, $5, $6)`,
-		e.At, userID, e.Kind, e.Outcome, e.ClientAddr, detail)
+		`insert into auth_events (at, user_id, kind, outcome, client_addr, detail)
+		 select t, nullif(u, '')::uuid, k, o, c, d::jsonb
+		   from unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as e(t, u, k, o, c, d)`,
+		at, users, kinds, outs, addrs, details)
 	if err != nil {
-		return fmt.Errorf("persistence: insert auth event: %w", err)
+		return fmt.Errorf("persistence: insert auth events: %w", err)
 	}
 	return nil
 }

@@ -36,27 +36,20 @@ create table refresh_tokens (
 );
 create index refresh_tokens_login on refresh_tokens(login_id);
 
--- Lockout state per user and purpose ('login', 'mpin'): consecutive failures and the lock's end.
+-- Lockout state per user and purpose ('login', 'mpin'): consecutive failures, the lock's end, and the credential
+-- checks in flight. An attempt is reserved (inflight + 1, under this row's lock) before its hash is checked and
+-- settled after, so that failures + inflight never exceeds the maximum however many requests arrive at once on
+-- however many nodes. inflight lapses as a whole at inflight_until (the newest reservation's deadline), so the
+-- reservations of a node that died mid-check do not hold the count forever.
 create table lockouts (
-    user_id       uuid not null references users(id) on delete cascade,
-    purpose       text not null,
-    failures      int not null default 0,
-    locked_until  timestamptz,
+    user_id         uuid not null references users(id) on delete cascade,
+    purpose         text not null,
+    failures        int not null default 0,
+    locked_until    timestamptz,
+    inflight        int not null default 0,
+    inflight_until  timestamptz,
     primary key (user_id, purpose)
 );
-
--- Credential checks in flight. An attempt is reserved here (under the lockouts row's lock) before the hash is
--- checked, and removed when it is settled, so that failures + attempts in flight never exceed the maximum however
--- many requests arrive at once on however many nodes. A node that dies mid-check leaves its row behind until
--- expires_at.
-create table lockout_attempts (
-    id          uuid primary key,
-    user_id     uuid not null,
-    purpose     text not null,
-    expires_at  timestamptz not null,
-    foreign key (user_id, purpose) references lockouts(user_id, purpose) on delete cascade
-);
-create index lockout_attempts_owner on lockout_attempts(user_id, purpose);
 
 -- Rate-limit counters per fixed window, keyed by what is limited ('login|addr|203.0.113.9',
 -- 'login|acct|+919876543210', ...). The limiter weighs the previous window in (sliding-window estimate).
