@@ -1,12 +1,17 @@
 package transport
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/behaviorauth/engine/actors"
+	"github.com/behaviorauth/engine/auth"
+	"github.com/behaviorauth/engine/persistence"
 )
 
 // WireError is the body of every non-2xx answer (PROTOCOL.md "Errors").
@@ -66,14 +71,18 @@ func ceilSeconds(d time.Duration) int {
 }
 
 // writeError maps err to its wire form (see mapError) and writes it. Unknown errors are logged here and leave
-// the process only as `internal`, with no detail.
+// the process only as `internal`, with no detail. A 401 carries `WWW-Authenticate: Bearer` (RFC 6750); a 423 or
+// 429 carries Retry-After in whole seconds.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	we := mapError(err)
-	if we.Code == "internal" {
+	if we.Code == "internal" && logger != nil {
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if we.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ceilSeconds(we.retryAfter)))
+	}
+	if we.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="behaviorauth"`)
 	}
 	writeJSON(w, we.status, struct {
 		Error *WireError `json:"error"`
@@ -87,11 +96,76 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// mapError is the one place where domain errors become wire errors. It grows with the domains (auth, actors).
+// mapError is the one place where domain errors become wire errors: every sentinel and typed error of auth,
+// actors and persistence (the engine passes persistence errors through) has its PROTOCOL.md code here.
+// Anything unknown is `internal`, with no detail.
 func mapError(err error) *WireError {
-	var we *WireError
-	if errors.As(err, &we) {
+	if err == nil {
+		return errInternal()
+	}
+	var (
+		we  *WireError
+		ve  *auth.ValidationError
+		le  *auth.LockedError
+		rle *auth.RateLimitedError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &we):
 		return we
+	case errors.As(err, &ve):
+		return errInvalid(ve.Field, ve.Field+": "+ve.Message)
+	case errors.As(err, &le):
+		what := "too many wrong attempts"
+		switch le.Purpose {
+		case "login":
+			what = "too many wrong passwords"
+		case "mpin":
+			what = "too many wrong MPINs"
+		}
+		return errLocked(what+"; locked for "+strconv.Itoa(ceilSeconds(le.RetryAfter))+" s", le.RetryAfter)
+	case errors.As(err, &rle):
+		return errRateLimited(rle.RetryAfter)
+	case errors.As(err, &mbe):
+		return errTooLarge(int(mbe.Limit))
+
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return errUnauthorized("invalid credentials")
+	case errors.Is(err, auth.ErrTokenExpired):
+		return errUnauthorized("token expired")
+	case errors.Is(err, auth.ErrTokenRevoked):
+		return errUnauthorized("token revoked")
+	case errors.Is(err, auth.ErrUnauthorized):
+		return errUnauthorized("missing or invalid token")
+	case errors.Is(err, auth.ErrForbidden):
+		return errForbidden("not allowed for this caller")
+	case errors.Is(err, auth.ErrConflict):
+		return errConflict("already registered")
+	case errors.Is(err, auth.ErrNotFound):
+		return errNotFound("not found")
+
+	case errors.Is(err, actors.ErrSessionNotFound):
+		return errNotFound("session not found")
+	case errors.Is(err, actors.ErrSessionEnded):
+		return errConflict("session has ended")
+	case errors.Is(err, actors.ErrSessionBlocked):
+		return errConflict("session is blocked")
+	case errors.Is(err, actors.ErrNotChallenged):
+		return errConflict("no challenge pending")
+	case errors.Is(err, actors.ErrInvalid):
+		return errInvalid("", "request refused as malformed")
+	case errors.Is(err, actors.ErrUnavailable):
+		return errUnavailable("engine unavailable; retry")
+
+	case errors.Is(err, persistence.ErrNotFound):
+		return errNotFound("not found")
+	case errors.Is(err, persistence.ErrConflict):
+		return errConflict("conflicting change; reload and retry")
+
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The request's own deadline (HTTP.RequestTimeout) or the client going away: nothing is wrong with the
+		// request itself, so it is retryable.
+		return errUnavailable("request timed out; retry")
 	}
 	return errInternal()
 }
