@@ -111,9 +111,9 @@ func printReport(w io.Writer, name string, ds *cmu.Dataset, rep *cmu.Report) err
 		return err
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-48s mean EER %.4f  sd %.4f\n", rep.Engine.Name, rep.Engine.MeanEER, rep.Engine.StdEER)
-	fmt.Fprintf(w, "%-48s mean EER %.4f  sd %.4f\n", rep.Baseline.Name+", this data", rep.Baseline.MeanEER, rep.Baseline.StdEER)
-	fmt.Fprintf(w, "%-48s mean EER %.4f  sd 0.0690\n", "published best (scaled Manhattan, real CMU data)", rep.Published)
+	fmt.Fprintf(w, "%-54s mean EER %.4f  sd %.4f\n", rep.Engine.Name, rep.Engine.MeanEER, rep.Engine.StdEER)
+	fmt.Fprintf(w, "%-54s mean EER %.4f  sd %.4f\n", rep.Baseline.Name+", this data", rep.Baseline.MeanEER, rep.Baseline.StdEER)
+	fmt.Fprintf(w, "%-54s mean EER %.4f  sd 0.0690\n", "published best (scaled Manhattan, real CMU data)", rep.Published)
 	fmt.Fprintf(w, "engine at each user's own calibrated threshold: mean FAR %.3f, mean FRR %.3f\n", rep.MeanFARAtUser, rep.MeanFRRAtUser)
 	var rejected, flagged int
 	for _, s := range rep.Subjects {
