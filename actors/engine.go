@@ -67,6 +67,11 @@ type Engine struct {
 	registry *registry
 	metrics  *engineMetrics
 	handoff  sync.Map // session id -> *enginepb.Snapshot from a crashed incarnation
+	stats    counters
+
+	rateMu                  sync.Mutex
+	rateAt                  time.Time
+	rateEvents, rateSamples int64
 	faults   func(kind string, msg any)
 
 	bg     sync.WaitGroup
@@ -90,6 +95,7 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 		onBlock: d.OnBlock, onEnd: d.OnEnd, ping: d.Ping,
 		health: &Health{}, registry: newRegistry(),
 	}
+	e.stats.startedAt = time.Now()
 	for _, o := range opts {
 		o(e)
 	}

@@ -221,6 +221,7 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 			return 0, err
 		}
 		el = a.lru.PushFront(&poolEntry{key: m.key, idx: idx})
+		a.e.stats.indexes.Add(1)
 		a.entries[m.key] = el
 		a.evictOver()
 	}
@@ -245,6 +246,7 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 func (a *poolActor) drop(key string) {
 	if el, ok := a.entries[key]; ok {
 		_ = el.Value.(*poolEntry).idx.Close()
+		a.e.stats.indexes.Add(-1)
 		a.lru.Remove(el)
 		delete(a.entries, key)
 	}

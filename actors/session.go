@@ -267,6 +267,7 @@ func (s *sessionActor) events(ctx actor.Context, m *enginepb.Events) *enginepb.E
 		}}}
 	}
 	reply := &enginepb.EventsReply{AckSeq: m.Seq, Errors: m.Rejected}
+	s.eng.stats.events.Add(int64(len(m.Events)))
 	for i, e := range m.Events {
 		s.st.Events++
 		s.win.add(weventOf(e))
@@ -509,6 +510,7 @@ func (s *sessionActor) record(d *enginepb.Decision, smp sample) {
 	}
 	s.eng.writer.Add([]persistence.Decision{pd}, vs)
 	s.eng.metrics.decision(d)
+	s.eng.stats.decision(d.Action, d.Mode, d.LatencyUs)
 }
 
 func (s *sessionActor) challengeExpired(ctx actor.Context, m challengeExpired) {
