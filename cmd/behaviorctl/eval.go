@@ -10,15 +10,16 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/behaviorauth/engine/index"
 	"github.com/behaviorauth/engine/scoring"
 	"github.com/behaviorauth/engine/scoring/cmu"
 )
 
-// newIndex builds each evaluated subject's nearest-neighbour index (a scoring.NewIndexFunc).
-// FAISS seam: once package index lands, replace the one line below with the binding's
-// constructor of an ID-mapped flat L2 index of dim dimensions.
+// newIndex builds each evaluated subject's nearest-neighbour index (a scoring.NewIndexFunc): the same
+// ID-mapped flat L2 FAISS index the engine's index pool gives every profile, so the evaluation measures the
+// engine's own scoring path.
 func newIndex(dim int) (scoring.Index, error) {
-	return scoring.NewExactIndex(dim) // FAISS: return index.NewFlatL2(dim) (or its equivalent)
+	return index.NewIDMap(dim, index.L2)
 }
 
 // runEval evaluates the detector: behaviorctl eval FILE.csv [-png det.png] [-json out.json].

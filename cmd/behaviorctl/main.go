@@ -1,5 +1,5 @@
 // Command behaviorctl is the operators' tool: it evaluates the detector on keystroke
-// benchmark data and generates synthetic benchmark data. Each subcommand has its own
+// benchmark data, generates synthetic benchmark data, and generates load against a node. Each subcommand has its own
 // flags: behaviorctl <command> -h.
 package main
 
@@ -35,6 +35,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"eval":    {"evaluate the detector on a CMU-layout keystroke CSV (EER, DET curve)", runEval},
 		"gen-cmu": {"write a synthetic keystroke dataset in the CMU benchmark layout", runGenCMU},
+		"load":    {"stream realistic traffic at a node (or the echo ceiling) and report throughput and latency", runLoad},
+		"echo":    {"serve a bare WebSocket echo server: the machine's ceiling for `load -echo`", runEcho},
+		"idle":    {"hold many quiet sessions open and report the node's memory per live session", runIdle},
 	}
 }
 
