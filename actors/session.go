@@ -68,18 +68,20 @@ type sessionActor struct {
 	id  string
 	st  *enginepb.Snapshot // nil until the session is known (Start or Postgres)
 
-	win      window
-	keys     map[string]*features.KeystrokeAccumulator
-	free     *features.FreeTextAccumulator
-	pointer  *features.PointerAccumulator
-	ptrKind  string
-	motion   *features.MotionAccumulator
-	vec      []float32
-	sub      *actor.PID
-	self     *actor.PID
-	dirty    bool
-	snapArmd bool
-	timer    *time.Timer
+	win     window
+	keys    map[string]*features.KeystrokeAccumulator
+	free    *features.FreeTextAccumulator
+	pointer *features.PointerAccumulator
+	ptrKind string
+	motion  *features.MotionAccumulator
+	vec     []float32
+	sub     *actor.PID
+	self    *actor.PID
+	// pendingCommit marks fields committed while a key was still down.
+	pendingCommit map[string]bool
+	dirty         bool
+	snapArmd      bool
+	timer         *time.Timer
 }
 
 func newSessionActor(eng *Engine) actor.Actor {
@@ -326,12 +328,23 @@ func (s *sessionActor) assemble(e *enginepb.Event) (sample, bool, error) {
 			s.free = features.NewFreeTextAccumulator(freeTextKeys)
 		}
 		if e.Phase == enginepb.Phase_PHASE_DOWN {
+			if s.pendingCommit[e.Field] {
+				// The entry committed while a key was held never saw that key's release: close it as it is
+				// (rejected as incomplete) before the next entry starts.
+				smp := s.commitSample(e.Field, acc)
+				acc.KeyDown(e.Code, e.T)
+				s.free.KeyDown(e.Code, e.T)
+				return smp, true, nil
+			}
 			acc.KeyDown(e.Code, e.T)
 			s.free.KeyDown(e.Code, e.T)
 			return sample{}, false, nil
 		}
 		acc.KeyUp(e.Code, e.T)
 		s.free.KeyUp(e.Code, e.T)
+		if s.pendingCommit[e.Field] && acc.Pending() == 0 {
+			return s.commitSample(e.Field, acc), true, nil
+		}
 		if s.free.Ready() {
 			v := s.scratch(features.FreeTextDim)
 			err := s.free.Flush(v)
@@ -346,16 +359,16 @@ func (s *sessionActor) assemble(e *enginepb.Event) (sample, bool, error) {
 		if acc == nil || acc.Len() == 0 {
 			return sample{}, false, errEmptyCommit
 		}
-		v := s.scratch(acc.Dim())
-		dim, fp, err := acc.Flush(v)
-		acc.Reset()
-		smp := sample{field: e.Field, modality: "keystroke", key: "kf:" + e.Field, fingerprint: fp}
-		if err != nil {
-			smp.err = err
-			return smp, true, nil
+		if acc.Pending() > 0 {
+			// A commit often arrives before the last key's release (Enter pressed while the last letter is
+			// still down): the sample completes with that release.
+			if s.pendingCommit == nil {
+				s.pendingCommit = make(map[string]bool, 2)
+			}
+			s.pendingCommit[e.Field] = true
+			return sample{}, false, nil
 		}
-		smp.vec = v[:dim]
-		return smp, true, nil
+		return s.commitSample(e.Field, acc), true, nil
 	case enginepb.EventKind_EVENT_KIND_POINTER:
 		if s.pointer == nil {
 			s.pointer = features.NewPointerAccumulator(features.PointerConfig{})
@@ -397,6 +410,21 @@ func (s *sessionActor) assemble(e *enginepb.Event) (sample, bool, error) {
 		return sample{modality: "motion", key: "motion", vec: v}, true, nil
 	}
 	return sample{}, false, nil
+}
+
+// commitSample closes the typed entry of field into a keystroke sample.
+func (s *sessionActor) commitSample(field string, acc *features.KeystrokeAccumulator) sample {
+	delete(s.pendingCommit, field)
+	v := s.scratch(max(acc.Dim(), 1))
+	dim, fp, err := acc.Flush(v)
+	acc.Reset()
+	smp := sample{field: field, modality: "keystroke", key: "kf:" + field, fingerprint: fp}
+	if err != nil {
+		smp.err = err
+		return smp
+	}
+	smp.vec = v[:dim]
+	return smp
 }
 
 // decide scores one sample through the user's profile, fuses it into the session risk, applies the policy and
