@@ -1,0 +1,256 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/behaviorauth/engine/actors"
+)
+
+func TestDecodeBody(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		ok    bool
+		field string
+	}{
+		{"valid", `{"session_id":"s","label":"fraud","decision_seq":3}`, true, ""},
+		{"valid with white space", " \n{\"label\":\"genuine\"}\n\t", true, ""},
+		{"empty object", `{}`, true, ""},
+		{"empty body", ``, false, ""},
+		{"only white space", "  \n ", false, ""},
+		{"null", `null`, false, ""},
+		{"array", `[{"label":"fraud"}]`, false, ""},
+		{"string", `"x"`, false, ""},
+		{"unknown field", `{"label":"fraud","admin":true}`, false, "admin"},
+		{"unknown field case-folded is still known", `{"LABEL":"fraud"}`, true, ""},
+		{"wrong type names the field", `{"decision_seq":"twelve"}`, false, "decision_seq"},
+		{"fraction where integer", `{"decision_seq":1.5}`, false, "decision_seq"},
+		{"malformed", `{"label":}`, false, ""},
+		{"truncated", `{"label":"fraud"`, false, ""},
+		{"trailing garbage", `{"label":"fraud"} x`, false, ""},
+		{"two objects", `{"label":"fraud"}{"label":"genuine"}`, false, ""},
+		{"trailing comma", `{"label":"fraud",}`, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst feedbackRequest
+			err := decodeBody([]byte(tc.body), &dst)
+			if (err == nil) != tc.ok {
+				t.Fatalf("decodeBody(%q) = %v, want ok=%v", tc.body, err, tc.ok)
+			}
+			if err == nil {
+				return
+			}
+			var we *WireError
+			if !errors.As(err, &we) || we.Status() != http.StatusBadRequest || we.Code != "invalid_request" {
+				t.Fatalf("error %v is not a 400 invalid_request", err)
+			}
+			if we.Field != tc.field {
+				t.Fatalf("field %q, want %q", we.Field, tc.field)
+			}
+		})
+	}
+}
+
+func TestReadJSONBody(t *testing.T) {
+	const limit = 64
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		noLength    bool // stream the body, so only the reader's limit can catch it
+		status      int  // 0: accepted
+	}{
+		{"json", "application/json", `{"mpin":"482916"}`, false, 0},
+		{"json with charset", "application/json; charset=UTF-8", `{"mpin":"482916"}`, false, 0},
+		{"missing content type", "", `{"mpin":"482916"}`, false, 400},
+		{"text/plain", "text/plain", `{"mpin":"482916"}`, false, 400},
+		{"form", "application/x-www-form-urlencoded", `mpin=482916`, false, 400},
+		{"other charset", "application/json; charset=latin1", `{"mpin":"482916"}`, false, 400},
+		{"unparsable content type", "application/json; ;;", `{"mpin":"482916"}`, false, 400},
+		{"over the limit, declared", "application/json", `{"mpin":"` + strings.Repeat("1", limit) + `"}`, false, 413},
+		{"over the limit, streamed", "application/json", `{"mpin":"` + strings.Repeat("1", limit) + `"}`, true, 413},
+		{"white space past the limit", "application/json", `{"mpin":"1"}` + strings.Repeat(" ", limit), true, 413},
+		{"exactly the limit", "application/json", `{"mpin":"` + strings.Repeat("1", limit-11) + `"}`, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var body interface{ Read([]byte) (int, error) } = strings.NewReader(tc.body)
+			if tc.noLength {
+				body = struct{ *bytes.Buffer }{bytes.NewBufferString(tc.body)}
+			}
+			req := httptest.NewRequest(http.MethodPost, "/v1/x", body)
+			if tc.noLength {
+				req.ContentLength = -1
+			}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			var dst mpinRequest
+			err := readJSONBody(httptest.NewRecorder(), req, limit, &dst)
+			if tc.status == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var we *WireError
+			if !errors.As(err, &we) || we.Status() != tc.status {
+				t.Fatalf("got %v, want status %d", err, tc.status)
+			}
+			if tc.status == 413 && we.Code != "too_large" {
+				t.Fatalf("code %q, want too_large", we.Code)
+			}
+		})
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		header string
+		want   string
+		ok     bool
+	}{
+		{"Bearer abc.def.ghi", "abc.def.ghi", true},
+		{"bearer abc", "abc", true},
+		{"BEARER abc", "abc", true},
+		{"Bearer  abc", "abc", true},
+		{"", "", false},
+		{"Bearer", "", false},
+		{"Bearer ", "", false},
+		{"Basic dXNlcjpwdw==", "", false},
+		{"Bearer a b", "", false},
+		{"Token abc", "", false},
+		{"Bearer " + strings.Repeat("a", maxBearerLen+1), "", false},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tc.header != "" {
+			req.Header.Set("Authorization", tc.header)
+		}
+		got, err := bearerToken(req)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("bearerToken(%.30q) = %q, %v; want %q ok=%v", tc.header, got, err, tc.want, tc.ok)
+		}
+		if err != nil && mapError(err).Status() != http.StatusUnauthorized {
+			t.Errorf("bearerToken(%.30q) error is not 401", tc.header)
+		}
+	}
+}
+
+func TestCanonicalUUID(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", true},
+		{"6BA7B810-9DAD-11D1-80B4-00C04FD430C8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", true},
+		{"6ba7b8109dad11d180b400c04fd430c8", "", false},
+		{"{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "", false},
+		{"6ba7b810-9dad-11d1-80b4-00c04fd430cz", "", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := canonicalUUID(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("canonicalUUID(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFeedbackValidate(t *testing.T) {
+	seq := func(n int64) *int64 { return &n }
+	const sid = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	tests := []struct {
+		name  string
+		req   feedbackRequest
+		field string // "" when valid
+	}{
+		{"session feedback", feedbackRequest{SessionID: sid, Label: "fraud"}, ""},
+		{"decision feedback", feedbackRequest{SessionID: sid, Label: "genuine", DecisionSeq: seq(12)}, ""},
+		{"missing session", feedbackRequest{Label: "fraud"}, "session_id"},
+		{"bad session", feedbackRequest{SessionID: "abc", Label: "fraud"}, "session_id"},
+		{"zero seq", feedbackRequest{SessionID: sid, Label: "fraud", DecisionSeq: seq(0)}, "decision_seq"},
+		{"negative seq", feedbackRequest{SessionID: sid, Label: "fraud", DecisionSeq: seq(-3)}, "decision_seq"},
+		{"missing label", feedbackRequest{SessionID: sid}, "label"},
+		{"bad label", feedbackRequest{SessionID: sid, Label: "Fraud"}, "label"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fb, err := tc.req.validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if fb.SessionID != sid || fb.Label != tc.req.Label {
+					t.Fatalf("feedback %+v", fb)
+				}
+				return
+			}
+			if we := mapError(err); we.Status() != 400 || we.Field != tc.field {
+				t.Fatalf("got %v (field %q), want 400 on %q", err, we.Field, tc.field)
+			}
+		})
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	if got := percentiles(nil); got != (latencyJSON{}) {
+		t.Fatalf("empty: %+v", got)
+	}
+	xs := make([]int64, 0, 100)
+	for i := int64(100); i >= 1; i-- {
+		xs = append(xs, i)
+	}
+	got := percentiles(xs)
+	want := latencyJSON{Count: 100, P50: 50, P90: 90, P99: 99, Max: 100}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if one := percentiles([]int64{7}); one != (latencyJSON{Count: 1, P50: 7, P90: 7, P99: 7, Max: 7}) {
+		t.Fatalf("one: %+v", one)
+	}
+}
+
+func TestStatsTrackerRates(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	tr := newStatsTracker()
+	live := []actors.LiveSession{
+		{SessionID: "a", Events: 100, Samples: 10, StartedAt: t0.Add(-10 * time.Second)},
+		{SessionID: "b", Events: 50, Samples: 0, StartedAt: t0.Add(-50 * time.Second)},
+	}
+	// First call: each session's lifetime average, summed.
+	eps, sps, basis, win := tr.rates(t0, live)
+	if basis != rateSessionLifetime || win != 0 || eps != 11 || sps != 1 {
+		t.Fatalf("first call: eps=%v sps=%v basis=%s win=%v", eps, sps, basis, win)
+	}
+	// Within minRateWindow the previous figures are answered again.
+	if e, _, _, _ := tr.rates(t0.Add(100*time.Millisecond), nil); e != 11 {
+		t.Fatalf("repeat within the minimum window: %v", e)
+	}
+	// Ten seconds later: a grew by 40 events and 5 samples, b ended (missed), c started 4 s ago with 20 events.
+	t1 := t0.Add(10 * time.Second)
+	live = []actors.LiveSession{
+		{SessionID: "a", Events: 140, Samples: 15, StartedAt: t0.Add(-10 * time.Second)},
+		{SessionID: "c", Events: 20, Samples: 2, StartedAt: t1.Add(-4 * time.Second)},
+	}
+	eps, sps, basis, win = tr.rates(t1, live)
+	if basis != rateSincePrevious || win != 10 || eps != 6 || sps != 0.7 {
+		t.Fatalf("second call: eps=%v sps=%v basis=%s win=%v", eps, sps, basis, win)
+	}
+	// A counter that went backwards (a restored session) contributes nothing rather than a negative rate.
+	live[0].Events = 1
+	if e, _, _, _ := tr.rates(t1.Add(2*time.Second), live[:1]); e != 0 {
+		t.Fatalf("backwards counter: %v", e)
+	}
+	// After maxRateWindow without a call, lifetime averages again.
+	if _, _, b, _ := tr.rates(t1.Add(maxRateWindow+time.Minute), live); b != rateSessionLifetime {
+		t.Fatalf("stale previous call: basis %s", b)
+	}
+}
