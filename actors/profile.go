@@ -227,7 +227,7 @@ func (p *profileActor) score(m *enginepb.Score) *enginepb.ScoreReply {
 		}
 		prog, err := f.set.Enroll(s)
 		if err != nil {
-			return &enginepb.ScoreReply{Status: "rejected", Mode: ModeEnrolling, Reasons: []string{enrollReason(err)}}
+			return &enginepb.ScoreReply{Status: "rejected", Mode: ModeEnrolling, Reasons: []string{enrollReason(f.modality, err)}}
 		}
 		f.samples++
 		f.dirty = true
@@ -245,7 +245,7 @@ func (p *profileActor) score(m *enginepb.Score) *enginepb.ScoreReply {
 	err = p.withIndex(f, func(idx scoring.Index) error { return f.set.Score(s, idx, p.sc, &p.res) })
 	if err != nil {
 		if errors.Is(err, scoring.ErrDimension) || errors.Is(err, scoring.ErrInvalidSample) {
-			return &enginepb.ScoreReply{Status: "rejected", Mode: ModeScoring, Reasons: []string{"sample_shape_mismatch"}}
+			return &enginepb.ScoreReply{Status: "rejected", Mode: ModeScoring, Reasons: []string{enrollReason(f.modality, err)}}
 		}
 		p.log.Warn("scoring failed", "key", f.key, "err", err)
 		return &enginepb.ScoreReply{Error: codeUnavailable}
@@ -289,8 +289,12 @@ func statusWire(s scoring.Status) string {
 	return "enrolled"
 }
 
-func enrollReason(err error) string {
+// enrollReason names why a sample was refused. A fixed field's entry of another length is another key
+// sequence (a key more or less) and is named like one of the same length in another order.
+func enrollReason(m scoring.Modality, err error) string {
 	switch {
+	case m == scoring.ModalityKeystroke && errors.Is(err, scoring.ErrDimension):
+		return string(scoring.ReasonKeySequenceMismatch)
 	case errors.Is(err, scoring.ErrSequenceMismatch):
 		return string(scoring.ReasonKeySequenceMismatch)
 	case errors.Is(err, scoring.ErrReplayed):
