@@ -29,7 +29,7 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&cfg.Setup, "setup", 16, "users set up at once")
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseErr(err)
 	}
 	if err := loopbackOnly(cfg.BaseURL); err != nil {
 		return err
@@ -54,7 +54,7 @@ func runEcho(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	listen := fs.String("listen", "127.0.0.1:8091", "address to serve /echo on")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseErr(err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -88,7 +88,7 @@ func runIdle(ctx context.Context, e *env, args []string) error {
 	settle := fs.Duration("settle", 3*time.Second, "wait after opening before measuring")
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseErr(err)
 	}
 	if err := loopbackOnly(cfg.BaseURL); err != nil {
 		return err
@@ -161,4 +161,12 @@ func loopbackOnly(base string) error {
 		}
 	}
 	return nil
+}
+
+// parseErr keeps -h distinct (exit 0 after the usage) from a bad flag (exit 2).
+func parseErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
 }
