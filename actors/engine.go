@@ -419,6 +419,12 @@ func (e *Engine) SubmitFeedback(ctx context.Context, fb persistence.Feedback) (s
 			stored.UserID = s.UserID
 		}
 	}
+	// The profile reads the session's sample vectors from Postgres: first write what this node's write-behind
+	// still holds (the latest samples of a session that lives here), or feedback sent right after a decision
+	// would miss the samples it is about.
+	if err := e.writer.Flush(ctx); err != nil {
+		e.log.Warn("feedback: write-behind not flushed; the newest samples may be left out", "feedback_id", id, "err", err)
+	}
 	if err := e.Feedback(ctx, stored.UserID, feedbackMsg(stored)); err != nil {
 		e.log.Warn("feedback stored; the profile will apply it later", "feedback_id", id, "err", err)
 	}
