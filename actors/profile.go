@@ -342,6 +342,20 @@ func (p *profileActor) adapt(f *fieldModel, s scoring.Sample) {
 	p.saveAsync()
 }
 
+// isTemplate reports whether s is one of f's templates already: its standardized vector is at distance zero from
+// one in the index. Adding a template twice would give it a twin at distance zero and make the user's calibrated
+// spread narrower than their typing.
+func (p *profileActor) isTemplate(f *fieldModel, s scoring.Sample) bool {
+	q := p.query[:f.set.Dim()]
+	if f.set.Query(s, q) != nil {
+		return false
+	}
+	var dist [1]float32
+	var label [1]int64
+	err := p.withIndex(f, func(idx scoring.Index) error { return idx.SearchInto(q, 1, dist[:], label[:]) })
+	return err == nil && label[0] >= 0 && dist[0] <= 1e-9
+}
+
 // fraudCheck raises the risk of a sample close to vectors labeled fraud for this field (its own fixed text) or
 // modality (every user's), compared in the user's standardized space.
 func (p *profileActor) fraudCheck(f *fieldModel, s scoring.Sample) {
@@ -451,7 +465,11 @@ func (p *profileActor) feedback(m *enginepb.Feedback) *enginepb.FeedbackReply {
 				continue
 			}
 			for _, v := range byKey[key] {
-				p.adapt(f, scoring.Sample{Vec: v, Fingerprint: f.set.Fingerprint()})
+				s := scoring.Sample{Vec: v, Fingerprint: f.set.Fingerprint()}
+				if p.isTemplate(f, s) {
+					continue // enrolled in this session, or feedback given twice: a twin would shrink the spread
+				}
+				p.adapt(f, s)
 			}
 		case persistence.FeedbackFraud:
 			if err := p.eng.feedback.AddFraudVectors(ctx, p.fraudStoreKey(f), f.set.Dim(), byKey[key], m.SessionId); err != nil {
