@@ -76,12 +76,13 @@ func (ty *typist) entry(field string, codes []uint64, t0 float64) ([]*enginepb.E
 
 // harness is one real node (Postgres, FAISS, cluster member) and a direct view of its database.
 type harness struct {
-	n      *nodetest.Node
-	eng    *actors.Engine
-	db     *persistence.Sessions
-	fb     *persistence.FeedbackStore
-	dbURL  string
-	phones atomic.Int64
+	n        *nodetest.Node
+	eng      *actors.Engine
+	db       *persistence.Sessions
+	fb       *persistence.FeedbackStore
+	profiles *persistence.Profiles
+	dbURL    string
+	phones   atomic.Int64
 }
 
 // testConfig is a node configuration for these tests: the auth rate limits are out of the way (the tests
@@ -114,7 +115,8 @@ func startNodeOn(tb testing.TB, dbURL string, mutate func(*config.Config), opts 
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pool.Close)
-	return &harness{n: n, eng: n.Engine(), db: persistence.NewSessions(pool), fb: persistence.NewFeedbackStore(pool), dbURL: dbURL}
+	return &harness{n: n, eng: n.Engine(), db: persistence.NewSessions(pool), fb: persistence.NewFeedbackStore(pool),
+		profiles: persistence.NewProfiles(pool), dbURL: dbURL}
 }
 
 func testCtx(tb testing.TB) context.Context {
