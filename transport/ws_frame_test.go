@@ -376,7 +376,9 @@ func TestWSValidID(t *testing.T) {
 	}
 }
 
-func wsTestTime(ms int64) time.Time { return time.Unix(1_700_000_000, 0).Add(time.Duration(ms) * time.Millisecond) }
+func wsTestTime(ms int64) time.Time {
+	return time.Unix(1_700_000_000, 0).Add(time.Duration(ms) * time.Millisecond)
+}
 
 func wsTestRequest(authorization, protocols string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/v1/ws?session_id=s", nil)
