@@ -115,7 +115,9 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		"Latency":           latencyJSON{},
 		"NodeStats":         nodeStatsJSON{},
 		"Stats":             statsResponse{},
-		"Error":             struct{ Error *WireError `json:"error"` }{},
+		"Error": struct {
+			Error *WireError `json:"error"`
+		}{},
 	}
 	for name, v := range types {
 		sc, ok := doc.Components.Schemas[name]
