@@ -33,6 +33,7 @@ type (
 		version int64
 		keys    map[string]int64 // key -> version saved at
 		err     error
+		by      *profileActor // the incarnation that started the save
 	}
 )
 
@@ -61,7 +62,9 @@ type profileActor struct {
 	version int64
 	fields  map[string]*fieldModel
 	saving  bool
-	learned map[string]int64 // session id -> last sample seq learned, so a retried Score is learned once
+	// inflight receives the outcome of the save in flight too, for a stop or restart that must wait for it.
+	inflight chan saveDone
+	learned  map[string]int64 // session id -> last sample seq learned, so a retried Score is learned once
 
 	sc    *scoring.Scratch
 	res   scoring.Result
@@ -97,12 +100,17 @@ func (p *profileActor) Receive(ctx actor.Context) {
 	case *enginepb.ProfileRequest:
 		ctx.Respond(p.profile())
 	case saveDone:
-		p.saved(m)
+		if m.by == p { // a crashed incarnation's save was settled in its Restarting
+			p.saved(m)
+		}
 	case *actor.ReceiveTimeout:
 		if !p.saving && !p.anyDirty() {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping, *actor.Restarting:
+		// Let the save in flight land first: a save now would conflict with it (and be lost), and the next
+		// activation, which loads from Postgres, would miss both.
+		p.settleSave()
 		p.saveSync()
 		for _, f := range p.fields {
 			p.eng.pool.Drop(p.indexKey(f.key))
@@ -561,24 +569,55 @@ func (p *profileActor) saveAsync() {
 		return
 	}
 	p.saving = true
-	self, sys, store, user, timeout := p.self, p.eng.system, p.eng.profiles, p.userID, p.eng.dbTimeout
+	done := make(chan saveDone, 1)
+	p.inflight = done
+	self, sys, store, user, timeout, by := p.self, p.eng.system, p.eng.profiles, p.userID, p.eng.dbTimeout, p
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		v, err := store.SaveTemplates(ctx, user, ts)
-		sys.Root.Send(self, saveDone{version: v, keys: keys, err: err})
+		r := saveDone{version: v, keys: keys, err: err, by: by}
+		done <- r
+		sys.Root.Send(self, r)
 	}()
 }
 
-func (p *profileActor) saved(m saveDone) {
+// settleSave waits, within the database timeout, for the save in flight and records its outcome.
+func (p *profileActor) settleSave() {
+	if !p.saving {
+		return
+	}
+	select {
+	case m := <-p.inflight:
+		p.settle(m)
+	case <-time.After(p.eng.dbTimeout):
+		p.log.Warn("profile save still in flight at stop")
+	}
+}
+
+// settle records a save's outcome: the versions saved at, or the templates dirty again after a failure (the
+// next change, or the stop, saves them again).
+func (p *profileActor) settle(m saveDone) {
 	p.saving = false
 	if m.err != nil {
-		// Keep the templates dirty: the next change (or the stop) saves them again.
 		for k := range m.keys {
 			if f, ok := p.fields[k]; ok {
 				f.dirty = true
 			}
 		}
+		return
+	}
+	p.version = m.version
+	for k := range m.keys {
+		if f, ok := p.fields[k]; ok {
+			f.version = m.version
+		}
+	}
+}
+
+func (p *profileActor) saved(m saveDone) {
+	p.settle(m)
+	if m.err != nil {
 		if errors.Is(m.err, persistence.ErrConflict) {
 			p.log.Warn("profile changed elsewhere; reloading", "err", m.err)
 			p.loaded, p.fields = false, make(map[string]*fieldModel)
@@ -587,12 +626,6 @@ func (p *profileActor) saved(m saveDone) {
 		}
 		p.log.Warn("profile save failed; will retry", "err", m.err)
 		return
-	}
-	p.version = m.version
-	for k := range m.keys {
-		if f, ok := p.fields[k]; ok {
-			f.version = m.version
-		}
 	}
 	if p.anyDirty() {
 		p.saveAsync()
