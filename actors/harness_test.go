@@ -151,6 +151,7 @@ type session struct {
 	accessToken string
 	seq         int64
 	clock       float64
+	acked       []*enginepb.Decision // every decision acknowledged to this client, in order
 }
 
 // newSession logs in (a login of its own, so that blocking this session revokes no other), verifies the MPIN
@@ -194,6 +195,7 @@ func (s *session) next(tb testing.TB, evs []*enginepb.Event) *enginepb.EventsRep
 		tb.Fatalf("events seq %d: reply %v", s.seq+1, r)
 	}
 	s.seq++
+	s.acked = append(s.acked, r.Decisions...)
 	return r
 }
 
