@@ -227,7 +227,8 @@ func (s *Server) sessionStatus(w http.ResponseWriter, r *http.Request) {
 // POST /v1/sessions/{id}/challenge: the answer to a step-up. The session's state is read first so that an MPIN
 // sent while no challenge is pending is refused (409) without spending one of the user's MPIN attempts. A wrong
 // MPIN counts against the MPIN lockout (accounts) and against the session (Challenge(false); enough failures
-// block it), and answers 401 `unauthorized` on field "mpin".
+// block it), and answers 401 `unauthorized` on field "mpin"; a locked MPIN answers 423 and counts as a failed
+// step-up too.
 func (s *Server) sessionChallenge(w http.ResponseWriter, r *http.Request) {
 	c, err := s.authenticate(r.Context(), r, credSession)
 	if err != nil {
@@ -254,6 +255,7 @@ func (s *Server) sessionChallenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.opts.Auth.CheckMPIN(r.Context(), c.session.UserID, req.MPIN, s.client(r))
+	var locked *auth.LockedError
 	switch {
 	case err == nil:
 		state, err := s.opts.Engine.Challenge(r.Context(), id, true)
@@ -262,12 +264,20 @@ func (s *Server) sessionChallenge(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, challengeResponse{State: state})
-	case errors.Is(err, auth.ErrInvalidCredentials):
-		msg := "wrong MPIN"
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.As(err, &locked):
+		// A wrong answer, or none possible because the MPIN is locked (possibly by this very answer): either way
+		// the step-up failed, and the session counts it.
 		state, cerr := s.opts.Engine.Challenge(r.Context(), id, false)
+		if cerr != nil {
+			s.logger().WarnContext(r.Context(), "failed step-up not counted by the session", "session_id", id, "err", cerr)
+		}
+		if locked != nil {
+			s.fail(w, r, err)
+			return
+		}
+		msg := "wrong MPIN"
 		switch {
 		case cerr != nil:
-			s.logger().WarnContext(r.Context(), "wrong step-up MPIN not counted by the session", "session_id", id, "err", cerr)
 		case state == actors.StateBlocked:
 			msg = "wrong MPIN; the session is blocked"
 		default:
