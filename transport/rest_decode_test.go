@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/behaviorauth/engine/actors"
+	"github.com/behaviorauth/engine/config"
 )
 
 func TestDecodeBody(t *testing.T) {
@@ -252,5 +253,34 @@ func TestStatsTrackerRates(t *testing.T) {
 	// After maxRateWindow without a call, lifetime averages again.
 	if _, _, b, _ := tr.rates(t1.Add(maxRateWindow+time.Minute), live); b != rateSessionLifetime {
 		t.Fatalf("stale previous call: basis %s", b)
+	}
+}
+
+func TestBoundedGivesEachRequestADeadline(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want time.Duration
+	}{
+		{"http config", Options{HTTP: config.HTTP{RequestTimeout: 3 * time.Second}, RequestTimeout: time.Minute}, 3 * time.Second},
+		{"top-level option", Options{RequestTimeout: 7 * time.Second}, 7 * time.Second},
+		{"default", Options{}, defaultRequestTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{opts: tc.opts}
+			var left time.Duration
+			h := s.bounded(func(_ http.ResponseWriter, r *http.Request) {
+				dl, ok := r.Context().Deadline()
+				if !ok {
+					t.Fatal("no deadline")
+				}
+				left = time.Until(dl)
+			})
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+			if left > tc.want || left < tc.want-time.Second {
+				t.Fatalf("deadline in %s, want about %s", left, tc.want)
+			}
+		})
 	}
 }
