@@ -9,19 +9,22 @@ import (
 // Config configures the Service. A zero field takes the default stated in its comment (WithDefaults); the three
 // secrets have no default. Field names match config.Auth of cluster.yaml so the node maps one onto the other.
 //
-// Argon2id defaults: t=1 pass over m=12 MiB, p=1 lane, 16-byte salt, 32-byte key. One hash costs about 8 ms of one
-// core on this project's reference box (2-core AMD EPYC); login + StartSession is two hashes, and with hashing
-// bounded to GOMAXPROCS at a time, 20 concurrent clients each running that pair wait for up to about forty hashes
-// queued on two cores: measured p50 ≈ 100 ms and p99 ≈ 190 ms (BenchmarkLoginAndMPIN). OWASP's cheapest argon2id
-// profiles (19 MiB × 2 passes, 46 MiB × 1 pass) cost about three times as much and would put that p99 near
-// 500 ms on the same box, so these defaults trade some offline-cracking cost for latency, which is defensible
-// here because the hash is not the only barrier: (1) the pepper (kept out of the database) makes a stolen
-// database alone useless for offline guessing; (2) online guessing is bounded by the lockouts (5 MPINs, 10
-// passwords) and the rate limits, which hold across the cluster; (3) an MPIN has 10^4–10^6 values, so no
-// affordable hash cost protects it offline anyway: the pepper does. Memory over passes (t=1, larger m) because
-// memory is what makes GPU and ASIC guessing expensive; p=1 because concurrency comes from parallel requests, not
-// from lanes. Each hash records its own parameters (PHC string), so raising them later needs only a new config:
-// a hash with old parameters is replaced at the user's next successful login.
+// Argon2id defaults: t=1 pass over m=7 MiB, p=1 lane, 16-byte salt, 32-byte key: about 4.7 ms of one core per
+// hash on the project's 2-core reference box (BenchmarkHash, allocation included). How that was chosen: login +
+// StartSession is two hashes, and hashing is bounded to HashConcurrency (= 2 cores) at a time, so 20 clients
+// running the pair back to back queue for the cores and wait on average 20 × (CPU per pair) / 2. CPU per pair
+// measured ≈ 2.8 ms without hashing (Go and Postgres) plus ≈ 0.71 ms per MiB per hash, and the measured spread
+// puts p99 near 1.55 × the mean: p99 < 200 ms at 20 concurrent clients on 2 idle cores allows at most about 7 MiB
+// × 1 pass. OWASP's cheapest argon2id profiles (19 MiB × 2, 46 MiB × 1, 7 MiB × 5) cost 5 to 7 times as much and
+// would put that p99 near 0.9 s. The trade is defensible because the hash is the last of three barriers: (1) the
+// pepper, kept out of the database, makes a stolen database alone useless for guessing; (2) online guessing is
+// bounded by the lockouts (5 MPINs, 10 passwords) and the rate limits, which hold across the cluster; (3) an MPIN
+// has 10^4 to 10^6 values, so no affordable hash cost protects it offline anyway, only the pepper does. Memory
+// rather than passes (t=1) because memory is what makes GPU and ASIC guessing expensive; p=1 because concurrency
+// comes from parallel requests, not lanes. Raise the parameters on nodes with more cores: each hash records its own
+// parameters (PHC string), and one made with old parameters is replaced at the user's next successful login or
+// MPIN. Measured on the shared reference box (load average 3 to 4 from other builds): p50 150 to 165 ms, p99 315
+// to 435 ms, 115 to 120 pairs/s (BenchmarkLoginAndMPIN); the 200 ms p99 holds only on an otherwise idle box.
 type Config struct {
 	// Issuer is the `iss` claim of every token, checked on verify. Default "behaviorauth".
 	Issuer string
@@ -46,7 +49,7 @@ type Config struct {
 
 	// Argon2Time is argon2id's number of passes over memory. Default 1 (see the type's comment). At most 64.
 	Argon2Time int
-	// Argon2MemoryKiB is argon2id's memory per hash in KiB. Default 12288 (12 MiB). At least 8 × Argon2Threads,
+	// Argon2MemoryKiB is argon2id's memory per hash in KiB. Default 7168 (7 MiB). At least 8 × Argon2Threads,
 	// at most 2097152 (2 GiB).
 	Argon2MemoryKiB int
 	// Argon2Threads is argon2id's parallelism (lanes). Default 1. At most 255.
@@ -84,7 +87,7 @@ const (
 	DefaultRefreshTTL       = 720 * time.Hour
 	DefaultSessionTTL       = 12 * time.Hour
 	DefaultArgon2Time       = 1
-	DefaultArgon2MemoryKiB  = 12288
+	DefaultArgon2MemoryKiB  = 7 * 1024
 	DefaultArgon2Threads    = 1
 	DefaultMPINMaxFailures  = 5
 	DefaultLoginMaxFailures = 10
