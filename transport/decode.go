@@ -103,7 +103,7 @@ func jsonError(err error) error {
 		field := strings.Trim(name, `"`)
 		// The name is the client's own text: bounded so that a huge key is not echoed back whole.
 		if len(field) > maxEchoedField {
-			field = field[:maxEchoedField]
+			field = strings.ToValidUTF8(field[:maxEchoedField], "")
 		}
 		return errInvalid(field, "unknown field "+strconv.Quote(field))
 	}

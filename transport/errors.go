@@ -70,13 +70,18 @@ func ceilSeconds(d time.Duration) int {
 	return s
 }
 
-// writeError maps err to its wire form (see mapError) and writes it. Unknown errors are logged here and leave
-// the process only as `internal`, with no detail. A 401 carries `WWW-Authenticate: Bearer` (RFC 6750); a 423 or
+// writeError maps err to its wire form (see mapError) and writes it. Unknown errors are logged here (and
+// `unavailable` ones, at warning level) and leave the process only as `internal`, with no detail. A 401 carries `WWW-Authenticate: Bearer` (RFC 6750); a 423 or
 // 429 carries Retry-After in whole seconds.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	we := mapError(err)
-	if we.Code == "internal" && logger != nil {
-		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if logger != nil {
+		switch we.status {
+		case http.StatusInternalServerError:
+			logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		case http.StatusServiceUnavailable:
+			logger.WarnContext(r.Context(), "request unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 	}
 	if we.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ceilSeconds(we.retryAfter)))

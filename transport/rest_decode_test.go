@@ -284,3 +284,13 @@ func TestBoundedGivesEachRequestADeadline(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeBodyBoundsAnEchoedFieldName(t *testing.T) {
+	long := strings.Repeat("é", 100) // two bytes each: a cut at 64 bytes must not split one
+	err := decodeBody([]byte(`{"`+long+`":1}`), &mpinRequest{})
+	we := mapError(err)
+	if we.Status() != http.StatusBadRequest || len(we.Field) > maxEchoedField || !strings.HasPrefix(long, we.Field) ||
+		we.Field == "" {
+		t.Fatalf("field %q (%d bytes), message %q", we.Field, len(we.Field), we.Message)
+	}
+}
