@@ -466,4 +466,19 @@ func TestRESTSessions(t *testing.T) {
 		a.get("/v1/ops/sessions", bob.tok.AccessToken).wantError(t, http.StatusUnauthorized, "unauthorized", "")
 	})
 
+	t.Run("health, readiness and metrics", func(t *testing.T) {
+		a.get("/healthz", "").decode(t, http.StatusOK, nil)
+		var rd struct {
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+		}
+		a.get("/readyz", "").decode(t, http.StatusOK, &rd)
+		if (rd.Status != "ready" && rd.Status != "degraded") || len(rd.Checks) == 0 {
+			t.Fatalf("readyz %+v", rd)
+		}
+		m := a.get("/metrics", "")
+		if m.Status != http.StatusOK || !strings.Contains(string(m.Body), "# TYPE ") {
+			t.Fatalf("metrics: %d %.200s", m.Status, m.Body)
+		}
+	})
 }
