@@ -415,3 +415,43 @@ func TestAuditHasNoSecrets(t *testing.T) {
 		t.Errorf("a refresh token is stored in clear")
 	}
 }
+
+// TestRehashOnNewParameters: after the parameters change, a successful login or MPIN replaces the old hash.
+func TestRehashOnNewParameters(t *testing.T) {
+	f := newFixture(t, nil)
+	uid := f.register(t, 1)
+	ctx := ctxT(t)
+	cfg := cheapConfig()
+	cfg.Argon2MemoryKiB, cfg.Argon2Time = 128, 2
+	s2, err := New(cfg, f.store, f.svc.log, WithClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Login(ctx, LoginRequest{Phone: phone(1), Password: "wrong password"}, Client{}); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	hashes := func() (string, string) {
+		var pw, mp string
+		if err := f.pool.QueryRow(ctx, `select password_hash, mpin_hash from users where id = $1`, uid).Scan(&pw, &mp); err != nil {
+			t.Fatal(err)
+		}
+		return pw, mp
+	}
+	if pw, _ := hashes(); !strings.Contains(pw, "$m=64,t=1,") {
+		t.Fatalf("a failed login rehashed: %s", pw[:30])
+	}
+	if _, err := s2.Login(ctx, LoginRequest{Phone: phone(1), Password: testPassword}, Client{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.CheckMPIN(ctx, uid, testMPIN, Client{}); err != nil {
+		t.Fatal(err)
+	}
+	pw, mp := hashes()
+	if !strings.Contains(pw, "$m=128,t=2,") || !strings.Contains(mp, "$m=128,t=2,") {
+		t.Fatalf("hashes not upgraded: %s %s", pw[:30], mp[:30])
+	}
+	// The old service still verifies the new hashes (parameters travel with each hash).
+	if _, err := f.svc.Login(ctx, LoginRequest{Phone: phone(1), Password: testPassword}, Client{}); err != nil {
+		t.Fatalf("login with the upgraded hash: %v", err)
+	}
+}
