@@ -61,7 +61,6 @@ func (f *faults) wait(tb testing.TB, kind string) {
 // acknowledged lost: the session's counts and last decisions are as acknowledged, a resent seq is applied once,
 // every acknowledged decision reaches Postgres once, and scoring goes on (the index rebuilt from the templates).
 func TestCrashRecovery(t *testing.T) {
-	t.Parallel()
 	f := newFaults()
 	h := startNode(t, nil, node.WithEngineOptions(actors.WithFaultHook(f.hook)))
 	degraded := h.n.Config.Policy.DegradedAction

@@ -14,7 +14,6 @@ import (
 // during the outage is in Postgres (the write-behind kept them). The outage is of a private server, so the
 // shared one other packages' tests use is left alone.
 func TestPostgresOutage(t *testing.T) {
-	t.Parallel()
 	srv := pgtest.NewServer(t)
 	h := startNodeOn(t, srv.URL(), nil)
 	policy := h.n.Config.Policy

@@ -7,7 +7,6 @@ import (
 )
 
 func TestEngineEnrollsThenScores(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, func(c *config.Config) { c.Policy.EnrollmentSamples = 8 })
 	s := h.newSession(t, h.newUser(t))
 	owner := newTypist(1, len(secret), 95, 180)

@@ -19,7 +19,6 @@ const enrollN = 10 // the default policy.enrollment_samples
 // and other typists' entries of the same secret are challenged (and blocked when they fail the step-up), each
 // sample with its reason code.
 func TestOwnerAllowedImpostorsChallenged(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, nil)
 	type impostor struct {
 		name               string
@@ -111,7 +110,6 @@ func TestOwnerAllowedImpostorsChallenged(t *testing.T) {
 // TestSampleChecks: samples that cannot be compared (another key sequence) are rejected; a replayed entry and
 // machine-regular timing are flagged, whether the field is enrolling or scoring.
 func TestSampleChecks(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, nil)
 	reordered := slices.Clone(secret)
 	reordered[2], reordered[3] = reordered[3], reordered[2]

@@ -12,7 +12,6 @@ import (
 // near the known fraud; `genuine` feedback (adaptation "feedback", the default) adds the session's samples to
 // the owner's templates.
 func TestFeedback(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, nil)
 	u := h.newUser(t)
 	owner := newTypist(400, len(secret), 95, 180)

@@ -1,15 +1,20 @@
 package actors_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/behaviorauth/engine/actors"
 	"github.com/behaviorauth/engine/actors/enginepb"
@@ -74,9 +79,75 @@ func (ty *typist) entry(field string, codes []uint64, t0 float64) ([]*enginepb.E
 	return evs, t + 500
 }
 
+// testNode is a running node, started like nodetest.StartWith, except that it counts as ready once its cluster
+// member list, read under the list's lock, offers the session kind. nodetest polls /readyz, whose handler reads
+// the member list without that lock (node.clusterCheck, MemberList.Length) while the member joins, and the
+// identity lookup swaps its ring without a lock too: the race detector reports both. Reading under the lock
+// orders this test after the whole topology update.
+type testNode struct {
+	*node.Node
+	Config config.Config
+}
+
+func startTestNode(tb testing.TB, cfg config.Config, opts ...node.Option) *testNode {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("invalid node config: %v", err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	n, err := node.New(ctx, cfg, append([]node.Option{node.WithLogOutput(logs)}, opts...)...)
+	cancel()
+	if err != nil {
+		tb.Fatalf("start node: %v\n%s", err, logs.String())
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+	tb.Cleanup(func() {
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("node stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("node did not stop within 30s")
+		}
+		if tb.Failed() {
+			tb.Logf("node logs:\n%s", tail(logs.String(), 200))
+		}
+	})
+	members := cluster.GetCluster(n.Engine().System()).MemberList
+	nodetest.WaitFor(tb, 20*time.Second, func() bool { return members.GetActivatorMember(actors.KindSession, "") != "" }, "cluster member")
+	return &testNode{Node: n, Config: cfg}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	return strings.Join(parts[max(0, len(parts)-lines):], "\n")
+}
+
 // harness is one real node (Postgres, FAISS, cluster member) and a direct view of its database.
 type harness struct {
-	n        *nodetest.Node
+	n        *testNode
 	eng      *actors.Engine
 	db       *persistence.Sessions
 	fb       *persistence.FeedbackStore
@@ -91,7 +162,6 @@ func testConfig(tb testing.TB, dbURL string, mutate func(*config.Config)) config
 	cfg := nodetest.Config(tb, dbURL)
 	cfg.Auth.RatePerAddress = 1 << 20
 	cfg.Auth.RatePerAccount = 1 << 20
-	cfg.Telemetry.LogLevel = "info"
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -107,7 +177,7 @@ func startNode(tb testing.TB, mutate func(*config.Config), opts ...node.Option) 
 // startNodeOn starts a node on the database dbURL.
 func startNodeOn(tb testing.TB, dbURL string, mutate func(*config.Config), opts ...node.Option) *harness {
 	tb.Helper()
-	n := nodetest.StartWith(tb, testConfig(tb, dbURL, mutate), opts...)
+	n := startTestNode(tb, testConfig(tb, dbURL, mutate), opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool, err := persistence.Open(ctx, dbURL, persistence.PoolConfig{MaxConns: 4, ConnectTimeout: 2 * time.Second})

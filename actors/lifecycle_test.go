@@ -13,7 +13,6 @@ import (
 // TestEndIsIdempotent: ending a session answers its summary, stores it with every decision, and ending it again
 // (with any reason) answers the same summary; the ended session takes no more events or step-ups.
 func TestEndIsIdempotent(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, nil)
 	u := h.newUser(t)
 	s := h.newSession(t, u)
@@ -72,7 +71,6 @@ func TestEndIsIdempotent(t *testing.T) {
 // TestIdleTimeoutEndsSession: a session that receives nothing for policy.idle_timeout ends by itself with its
 // summary stored; it then answers as ended, on a new activation too.
 func TestIdleTimeoutEndsSession(t *testing.T) {
-	t.Parallel()
 	h := startNode(t, func(c *config.Config) { c.Policy.IdleTimeout = time.Second })
 	s := h.newSession(t, h.newUser(t))
 	s.enroll(t, newTypist(600, len(secret), 95, 180), 2)
@@ -102,7 +100,6 @@ func TestIdleTimeoutEndsSession(t *testing.T) {
 // TestAutoAdaptation: with adaptation "auto", confidently genuine samples (well inside the owner's spread, no
 // other signal) join the templates, others do not, and the profile stays bounded by policy.max_templates.
 func TestAutoAdaptation(t *testing.T) {
-	t.Parallel()
 	const maxTemplates = enrollN + 4
 	h := startNode(t, func(c *config.Config) {
 		c.Policy.Adaptation = "auto"
