@@ -67,8 +67,12 @@ func (s *Server) wsRoutes() {
 }
 
 func newWSHub(o Options) *wsHub {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	h := &wsHub{
-		log: o.Logger.With("component", "ws"), auth: o.Auth, engine: o.Engine,
+		log: logger.With("component", "ws"), auth: o.Auth, engine: o.Engine,
 		limits: wsLimits(o.Limits), trustProxy: o.HTTP.TrustProxyHeaders, keyHashKey: o.KeyHashKey,
 		reqTimeout: o.RequestTimeout, nodeDrains: o.Draining,
 		conns: make(map[*wsConn]struct{}), empty: make(chan struct{}),
