@@ -94,6 +94,14 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	if s.eng.faults != nil {
 		s.eng.faults(KindSession, msg)
 	}
+	defer func() {
+		// A message for a session nobody started (a probe of a random id) must not keep an activation alive.
+		if s.st == nil && s.id != "" {
+			if _, start := msg.(*enginepb.Start); !start {
+				ctx.Poison(ctx.Self())
+			}
+		}
+	}()
 	switch m := msg.(type) {
 	case *actor.Started:
 		s.self = ctx.Self()

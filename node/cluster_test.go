@@ -25,7 +25,7 @@ func TestTwoNodeClusterRoutesAndSurvivesALeave(t *testing.T) {
 	na := nodetest.StartWith(t, a)
 	nb := nodetest.StartWith(t, b)
 	nodetest.WaitFor(t, 30*time.Second, func() bool {
-		return na.Cluster().MemberList.Length() == 2 && nb.Cluster().MemberList.Length() == 2
+		return na.Members() == 2 && nb.Members() == 2
 	}, "both nodes to see two members")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -74,7 +74,7 @@ func TestTwoNodeClusterRoutesAndSurvivesALeave(t *testing.T) {
 
 	time.Sleep(300 * time.Millisecond) // let snapshots reach Postgres
 	na.Stop(t)
-	nodetest.WaitFor(t, 30*time.Second, func() bool { return nb.Cluster().MemberList.Length() == 1 }, "node a to leave")
+	nodetest.WaitFor(t, 30*time.Second, func() bool { return nb.Members() == 1 }, "node a to leave")
 	for i, id := range ids {
 		var st *enginepb.Status
 		nodetest.WaitFor(t, 20*time.Second, func() bool {

@@ -57,7 +57,7 @@ func TestEtcdMembersJoinAndLeave(t *testing.T) {
 	}
 	a := start()
 	b := start()
-	members := func(n *nodetest.Node) int { return n.Cluster().MemberList.Length() }
+	members := func(n *nodetest.Node) int { return n.Members() }
 	nodetest.WaitFor(t, 30*time.Second, func() bool { return members(a) == 2 && members(b) == 2 }, "two members")
 	c := start()
 	nodetest.WaitFor(t, 30*time.Second, func() bool { return members(a) == 3 && members(b) == 3 && members(c) == 3 }, "three members")

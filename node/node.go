@@ -47,6 +47,7 @@ type Node struct {
 	id       string
 	engine   *actors.Engine
 	auth     *auth.Service
+	members  atomic.Int64 // members in this node's view, from the cluster's topology events
 }
 
 // Option adjusts how New builds a node (tests use them).
@@ -107,6 +108,13 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 	}
 
 	n.system = actors.NewSystem(n.log)
+	// The member list is read from topology events rather than from the cluster's MemberList, whose length is
+	// not safe to read while the provider updates it.
+	n.system.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok {
+			n.members.Store(int64(len(t.Members)))
+		}
+	})
 	n.engine, err = actors.New(cfg, actors.Deps{
 		Logger: n.log, System: n.system, Meter: n.tel.Meter, NodeName: n.id,
 		Sessions: persistence.NewSessions(n.pool), Profiles: persistence.NewProfiles(n.pool),
@@ -165,14 +173,17 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 func (n *Node) Logger() *slog.Logger { return n.log }
 
 func (n *Node) clusterCheck(context.Context) error {
-	if n.cluster == nil || n.cluster.MemberList == nil {
+	if n.cluster == nil {
 		return errors.New("not a cluster member")
 	}
-	if n.cluster.MemberList.Length() == 0 {
+	if n.members.Load() == 0 {
 		return errors.New("no members in view")
 	}
 	return nil
 }
+
+// Members is the number of cluster members in this node's view.
+func (n *Node) Members() int { return int(n.members.Load()) }
 
 // Run serves until ctx is cancelled, then drains and stops everything within http.shutdown_timeout.
 func (n *Node) Run(ctx context.Context) error {
