@@ -96,8 +96,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	}
 	defer func() {
 		// A message for a session nobody started (a probe of a random id) must not keep an activation alive.
-		if s.st == nil && s.id != "" {
-			if _, start := msg.(*enginepb.Start); !start {
+		if s.st == nil {
+			switch msg.(type) {
+			case *enginepb.Events, *enginepb.StatusRequest, *enginepb.Attach, *enginepb.ChallengeResult, *enginepb.End:
 				ctx.Poison(ctx.Self())
 			}
 		}
