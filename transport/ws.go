@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,7 @@ type wsHub struct {
 
 	upgrader websocket.Upgrader
 	outs     sync.Pool // *wsOut
+	reads    sync.Pool // *bytes.Buffer
 
 	mu          sync.Mutex
 	conns       map[*wsConn]struct{}
@@ -90,6 +92,7 @@ func newWSHub(o Options) *wsHub {
 		h.log.Warn("no key hashing key configured: key codes are hashed under an empty key")
 	}
 	h.outs.New = func() any { return &wsOut{b: make([]byte, 0, 256)} }
+	h.reads.New = func() any { return new(bytes.Buffer) }
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// ReadBufferSize 0 reuses the HTTP server's read buffer; writes borrow a pooled buffer only while they

@@ -22,10 +22,8 @@ const (
 	wsCloseGrace = 2 * time.Second
 	// wsVerifyTimeout bounds one re-verification of the session token.
 	wsVerifyTimeout = 3 * time.Second
-	// wsKeepReadBuf is the read buffer capacity kept between messages; a larger one (after a big frame) is
-	// dropped, so that idle connections stay small.
-	wsKeepReadBuf = 16 << 10
-	wsKeepOutBuf  = 4 << 10
+	// wsKeepOutBuf is the largest outgoing frame buffer returned to the pool.
+	wsKeepOutBuf = 4 << 10
 )
 
 // wsOut is one server frame waiting in a connection's outgoing queue. Buffers go back to the hub's pool once
@@ -68,7 +66,6 @@ type wsConn struct {
 	dec      *wsDecoder
 	frame    wsFrame
 	msg      *enginepb.Events
-	buf      bytes.Buffer
 	rate     wsBucket
 	pid      *actor.PID
 	attached bool
@@ -200,8 +197,11 @@ func (c *wsConn) readLoop(ctx context.Context) {
 			c.closeWith(wsClosePolicy, "message rate over the limit")
 			continue
 		}
-		c.buf.Reset()
-		if _, err := c.buf.ReadFrom(r); err != nil {
+		// A pooled buffer, held only while the frame is handled (nothing decoded points into it), so that an idle
+		// connection holds none.
+		buf := c.h.getReadBuf()
+		if _, err := buf.ReadFrom(r); err != nil {
+			c.h.putReadBuf(buf)
 			c.readFailed(err)
 			return
 		}
@@ -209,11 +209,9 @@ func (c *wsConn) readLoop(ctx context.Context) {
 		if mt != websocket.TextMessage {
 			c.sendError("invalid_frame", "frames must be JSON text", 0, -1)
 		} else {
-			c.handle(ctx, c.buf.Bytes(), arrived)
+			c.handle(ctx, buf.Bytes(), arrived)
 		}
-		if c.buf.Cap() > wsKeepReadBuf {
-			c.buf = bytes.Buffer{}
-		}
+		c.h.putReadBuf(buf)
 	}
 }
 
@@ -536,6 +534,19 @@ func (c *wsConn) reverify() {
 	default:
 		c.h.log.Debug("websocket token re-verification failed; keeping the connection", "session_id", c.sid, "err", err)
 	}
+}
+
+func (h *wsHub) getReadBuf() *bytes.Buffer {
+	buf := h.reads.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+func (h *wsHub) putReadBuf(buf *bytes.Buffer) {
+	if buf.Cap() > 2*h.limits.MaxFrameBytes {
+		return
+	}
+	h.reads.Put(buf)
 }
 
 func (h *wsHub) getOut() *wsOut {
