@@ -207,6 +207,12 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 		return 0, nil
 	}
 	el, ok := a.entries[m.key]
+	if ok && m.op == opReset && el.Value.(*poolEntry).idx.Dim() != m.dim {
+		// The owner rebuilds under the same key with another length (its field enrolled again, with a longer
+		// or shorter secret): emptying the old index would keep its length, and every add would fail.
+		a.drop(m.key)
+		ok = false
+	}
 	if !ok {
 		// Only a Reset (the start of a build from the templates) creates an index: an add to an index that was
 		// evicted would otherwise leave it holding a fraction of the vectors, and searches would be wrong.
