@@ -72,7 +72,7 @@ type Engine struct {
 	rateMu                  sync.Mutex
 	rateAt                  time.Time
 	rateEvents, rateSamples int64
-	faults   func(kind string, msg any)
+	faults                  func(kind string, msg any)
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc
