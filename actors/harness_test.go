@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -356,14 +355,3 @@ func eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 }
 
 func has(reasons []string, r string) bool { return slices.Contains(reasons, r) }
-
-func mean(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	var s float64
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
