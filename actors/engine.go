@@ -66,7 +66,7 @@ type Engine struct {
 	pool     *IndexPool
 	registry *registry
 	metrics  *engineMetrics
-	handoff  sync.Map // session id -> *enginepb.Snapshot from a crashed incarnation
+	handoff  sync.Map // session id -> handoff from a crashed incarnation
 	stats    counters
 
 	rateMu                  sync.Mutex

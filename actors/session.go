@@ -138,10 +138,11 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 		ctx.Poison(ctx.Self())
 	case *actor.Restarting:
-		// A crash: hand the state as of the last acknowledged message to the next incarnation.
+		// A crash: hand the state as of the last acknowledged message, and the attached connection, to the
+		// next incarnation.
 		if s.st != nil {
 			s.st.Window = s.win.toProto()
-			s.eng.handoff.Store(s.id, proto.Clone(s.st))
+			s.eng.handoff.Store(s.id, handoff{st: proto.Clone(s.st).(*enginepb.Snapshot), sub: s.sub})
 		}
 		s.stopTimer()
 	case *actor.Stopping:
@@ -150,6 +151,12 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		s.eng.registry.remove(s.id)
 	}
+}
+
+// handoff is what a crashed session incarnation leaves to the next one on the same node.
+type handoff struct {
+	st  *enginepb.Snapshot
+	sub *actor.PID // the attached connection's push receiver, nil if none
 }
 
 func (s *sessionActor) stopTimer() {
@@ -163,7 +170,9 @@ func (s *sessionActor) stopTimer() {
 // and last snapshot). A session unknown to both stays nil until Start.
 func (s *sessionActor) restore() {
 	if v, ok := s.eng.handoff.LoadAndDelete(s.id); ok {
-		s.adopt(v.(*enginepb.Snapshot))
+		h := v.(handoff)
+		s.adopt(h.st)
+		s.sub = h.sub
 		s.log.Info("session restored from the crashed incarnation", "last_seq", s.st.LastSeq)
 		return
 	}
