@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/behaviorauth/engine/actors"
 	"github.com/behaviorauth/engine/actors/enginepb"
 	"github.com/behaviorauth/engine/node"
@@ -101,6 +103,18 @@ func TestCrashRecovery(t *testing.T) {
 			for j := 0; j < 4; j++ {
 				s.next(t, s.typed(own, secret))
 			}
+			// A connection's push receiver is attached, as the transport attaches one per WebSocket.
+			pushes := make(chan *enginepb.Push, 16)
+			sys := h.eng.System()
+			sub := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+				if p, ok := c.Message().(*enginepb.Push); ok {
+					pushes <- p
+				}
+			}))
+			t.Cleanup(func() { sys.Root.Stop(sub) })
+			if state, code, err := h.eng.Attach(testCtx(t), s.id, sub); err != nil || state != actors.StateActive || code != 0 {
+				t.Fatalf("attach: %s %d %v", state, code, err)
+			}
 			before := s.status(t)
 
 			// The message that meets the crash.
@@ -173,6 +187,19 @@ func TestCrashRecovery(t *testing.T) {
 			h.waitDecisions(t, s.id, s.acked)
 			if st := s.status(t); st.Samples != int64(len(s.acked)) {
 				t.Fatalf("status counts %d samples, %d decisions were acknowledged", st.Samples, len(s.acked))
+			}
+
+			// The connection attached before the crash still gets the session's pushes: here, its end.
+			if _, err := h.eng.End(testCtx(t), s.id, "logout"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case p := <-pushes:
+				if p.CloseCode != actors.CloseEnded {
+					t.Fatalf("push after the end: %v", p)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the attached connection was not told of the end")
 			}
 		})
 	}
