@@ -283,13 +283,6 @@ func (h *wsHub) unregister(c *wsConn) {
 	}
 }
 
-// live counts the open connections.
-func (h *wsHub) live() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.conns)
-}
-
 func (h *wsHub) drain(ctx context.Context) {
 	h.mu.Lock()
 	h.draining = true

@@ -150,6 +150,13 @@ type wsClient struct {
 // connect dials with the session token as a bearer header and starts the reader.
 func (n *wsNode) connect(tb testing.TB, s wsSession) *wsClient {
 	tb.Helper()
+	return n.connectWith(tb, s, nil)
+}
+
+// connectWith is connect with setup run on the connection before its reader starts (control frame handlers
+// must be set before).
+func (n *wsNode) connectWith(tb testing.TB, s wsSession, setup func(*websocket.Conn)) *wsClient {
+	tb.Helper()
 	c, resp, err := wsDial(n.wsURL, s.id, bearer(s.token))
 	if err != nil {
 		body := ""
@@ -158,6 +165,9 @@ func (n *wsNode) connect(tb testing.TB, s wsSession) *wsClient {
 			body = string(b)
 		}
 		tb.Fatalf("dial: %v %s", err, body)
+	}
+	if setup != nil {
+		setup(c)
 	}
 	return newWSClient(tb, c)
 }

@@ -116,10 +116,11 @@ func TestWS(t *testing.T) {
 
 	t.Run("ping and pong", func(t *testing.T) {
 		t.Parallel()
-		cl := n.connect(t, n.session(t))
-		cl.pingPong()
 		pongs := make(chan string, 1)
-		cl.c.SetPongHandler(func(data string) error { pongs <- data; return nil })
+		cl := n.connectWith(t, n.session(t), func(c *websocket.Conn) {
+			c.SetPongHandler(func(data string) error { pongs <- data; return nil })
+		})
+		cl.pingPong()
 		if err := cl.c.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(wsWait)); err != nil {
 			t.Fatal(err)
 		}

@@ -102,11 +102,15 @@ func TestWSKeepalive(t *testing.T) {
 
 	t.Run("a healthy connection outlives many ping intervals", func(t *testing.T) {
 		t.Parallel()
-		cl := n.connect(t, n.session(t))
 		pings := make(chan struct{}, 64)
-		cl.c.SetPingHandler(func(data string) error {
-			pings <- struct{}{}
-			return cl.c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsWait))
+		cl := n.connectWith(t, n.session(t), func(c *websocket.Conn) {
+			c.SetPingHandler(func(data string) error {
+				select {
+				case pings <- struct{}{}:
+				default:
+				}
+				return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsWait))
+			})
 		})
 		for i := 0; i < 5; i++ {
 			select {
