@@ -25,6 +25,10 @@ func TestWSKeepalive(t *testing.T) {
 		c.Limits.MessageBurst = 1_000_000
 		c.Limits.WriteTimeout = 500 * time.Millisecond
 		c.Limits.PingInterval = 400 * time.Millisecond
+		// A challenge left unanswered blocks the session quickly; risk alone never blocks.
+		c.Policy.EnrollmentSamples = wsEnroll
+		c.Policy.ChallengeTimeout = time.Second
+		c.Policy.BlockThreshold = 0.99
 	})
 
 	// Not parallel with anything: it counts the process's goroutines.
@@ -122,6 +126,31 @@ func TestWSKeepalive(t *testing.T) {
 			}
 		}
 		cl.pingPong()
+	})
+
+	t.Run("a challenge left unanswered is pushed as a block, then 4003", func(t *testing.T) {
+		t.Parallel()
+		cl := n.connect(t, n.session(t))
+		owner, other := newTypist(21, 95, 180), newTypist(22, 25, 900)
+		for i := 0; i < wsEnroll; i++ {
+			cl.typeEntry(owner, "password")
+		}
+		challenged := false
+		for i := 0; i < 5 && !challenged; i++ {
+			d, _ := cl.typeEntry(other, "password")
+			challenged = d.Action == "challenge"
+		}
+		if !challenged {
+			t.Fatal("another typist was not challenged")
+		}
+		// Nothing more is sent: the engine decides alone when the challenge expires, and pushes it.
+		d := cl.expect("decision")
+		if d.Action != "block" || d.Sample != nil || len(d.Reasons) != 1 || d.Reasons[0] != "challenge_expired" || d.EventSeq != cl.seq {
+			t.Fatalf("pushed decision %s", d.raw)
+		}
+		if _, before := cl.expectClose(4003); len(before) != 0 {
+			t.Fatalf("frames after the pushed block: %v", before)
+		}
 	})
 
 	t.Run("a login revoked while connected closes 4001", func(t *testing.T) {
