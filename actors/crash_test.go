@@ -168,8 +168,14 @@ func TestCrashRecovery(t *testing.T) {
 			mid := s.status(t)
 			for _, old := range []int64{1, seq - 1, seq} {
 				r, err := s.sendSeq(testCtx(t), old, s.typed(own, secret))
-				if err != nil || !r.Duplicate || r.AckSeq != old || len(r.Decisions) != 0 {
+				if err != nil || !r.Duplicate || r.AckSeq != old {
 					t.Fatalf("resent seq %d: %v, %v", old, r, err)
+				}
+				// Its decisions come again (a reply lost with a connection is not lost), the same ones.
+				for _, d := range r.Decisions {
+					if d.EventSeq != old || !ackedDecision(s.acked, d) {
+						t.Fatalf("resent seq %d answered a decision never acknowledged for it: %v", old, d)
+					}
 				}
 			}
 			if st := s.status(t); st.Events != mid.Events || st.Samples != mid.Samples || st.LastSeq != seq {
@@ -237,4 +243,14 @@ func (h *harness) waitDecisions(tb testing.TB, sessionID string, acked []*engine
 			tb.Fatalf("decision %d stored as %+v, acknowledged as %v", d.Seq, s, d)
 		}
 	}
+}
+
+// ackedDecision reports whether d is one of the acknowledged decisions (same number, seq and action).
+func ackedDecision(acked []*enginepb.Decision, d *enginepb.Decision) bool {
+	for _, a := range acked {
+		if a.Seq == d.Seq && a.EventSeq == d.EventSeq && a.Action == d.Action {
+			return true
+		}
+	}
+	return false
 }

@@ -279,7 +279,15 @@ func (s *sessionActor) events(ctx actor.Context, m *enginepb.Events) *enginepb.E
 		return &enginepb.EventsReply{CloseCode: code, CloseReason: reason}
 	}
 	if m.Seq <= s.st.LastSeq {
-		return &enginepb.EventsReply{AckSeq: m.Seq, Duplicate: true}
+		// Applied before: the client did not see the ack (its connection dropped). Its decisions go again, from
+		// the ones the session keeps, so a reply lost with the connection is not lost to the client.
+		r := &enginepb.EventsReply{AckSeq: m.Seq, Duplicate: true}
+		for _, d := range s.st.Decisions {
+			if d.EventSeq == m.Seq {
+				r.Decisions = append(r.Decisions, d)
+			}
+		}
+		return r
 	}
 	if m.Seq != s.st.LastSeq+1 {
 		return &enginepb.EventsReply{Errors: []*enginepb.EventError{{
