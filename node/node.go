@@ -47,6 +47,7 @@ type Node struct {
 	id       string
 	engine   *actors.Engine
 	auth     *auth.Service
+	srv      *transport.Server
 	members  atomic.Int64 // members in this node's view, from the cluster's topology events
 }
 
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		n.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 5 * time.Second}
 		metricsHandler = nil
 	}
-	srv := transport.New(transport.Options{
+	n.srv = transport.New(transport.Options{
 		Logger:         n.log,
 		Tracer:         n.tel.Tracer,
 		Metrics:        metricsHandler,
@@ -158,7 +159,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		},
 	})
 	n.http = &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           n.srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -212,6 +213,11 @@ func (n *Node) Run(ctx context.Context) error {
 // cluster, flush telemetry, close the database.
 func (n *Node) close(ctx context.Context) {
 	n.draining.Store(true)
+	if n.srv != nil {
+		// WebSockets are hijacked connections that http.Server.Shutdown neither closes nor waits for: close them
+		// with 1012 first, so clients reconnect to another node while this one still answers.
+		n.srv.Drain(ctx)
+	}
 	if n.http != nil {
 		if err := n.http.Shutdown(ctx); err != nil {
 			n.log.Warn("http shutdown", "err", err)

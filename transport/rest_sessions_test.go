@@ -128,12 +128,12 @@ func TestRESTSessions(t *testing.T) {
 			t.Fatalf("status %+v", st)
 		}
 		d := st.Decisions[1]
-		for _, k := range []string{"seq", "event_seq", "action", "risk", "mode", "sample", "reasons", "latency_us", "at"} {
+		for _, k := range []string{"seq", "decision_seq", "action", "risk", "mode", "sample", "reasons", "reason_codes", "latency_us", "at"} {
 			if _, ok := d[k]; !ok {
 				t.Fatalf("decision lacks %q: %v", k, d)
 			}
 		}
-		if d["seq"] != float64(second.Seq) || d["action"] != second.Action || d["mode"] != second.Mode {
+		if d["seq"] != float64(second.EventSeq) || d["decision_seq"] != float64(second.Seq) || d["action"] != second.Action || d["mode"] != second.Mode {
 			t.Fatalf("decision %v, engine said %v", d, second)
 		}
 		if _, err := time.Parse(time.RFC3339, d["at"].(string)); err != nil {
@@ -157,9 +157,9 @@ func TestRESTSessions(t *testing.T) {
 		var st sessionStatus
 		a.get("/v1/sessions/"+p.g.SessionID, p.g.SessionToken).decode(t, http.StatusOK, &st)
 		last := ty.decisions
-		if len(st.Decisions) != 20 || st.Decisions[0]["seq"] != float64(last-19) || st.Decisions[19]["seq"] != float64(last) {
-			t.Fatalf("%d decisions, from %v to %v; want 20, the last %d", len(st.Decisions), st.Decisions[0]["seq"],
-				st.Decisions[len(st.Decisions)-1]["seq"], last)
+		if len(st.Decisions) != 20 || st.Decisions[0]["decision_seq"] != float64(last-19) || st.Decisions[19]["decision_seq"] != float64(last) {
+			t.Fatalf("%d decisions, from %v to %v; want 20, the last %d", len(st.Decisions), st.Decisions[0]["decision_seq"],
+				st.Decisions[len(st.Decisions)-1]["decision_seq"], last)
 		}
 	})
 

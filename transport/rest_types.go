@@ -57,15 +57,16 @@ type sampleJSON struct {
 }
 
 type decisionJSON struct {
-	Seq       int64       `json:"seq"`
-	EventSeq  int64       `json:"event_seq"`
-	Action    string      `json:"action"`
-	Risk      float64     `json:"risk"`
-	Mode      string      `json:"mode"`
-	Sample    *sampleJSON `json:"sample"`
-	Reasons   []string    `json:"reasons"`
-	LatencyUs int64       `json:"latency_us"`
-	At        string      `json:"at"`
+	Seq         int64       `json:"seq"`
+	DecisionSeq int64       `json:"decision_seq"`
+	Action      string      `json:"action"`
+	Risk        float64     `json:"risk"`
+	Mode        string      `json:"mode"`
+	Sample      *sampleJSON `json:"sample"`
+	Reasons     []string    `json:"reasons"`
+	ReasonCodes []string    `json:"reason_codes"`
+	LatencyUs   int64       `json:"latency_us"`
+	At          string      `json:"at"`
 }
 
 type statusResponse struct {
@@ -136,11 +137,15 @@ func wireMillis(ms int64) string {
 
 func decisionOf(d *enginepb.Decision) decisionJSON {
 	out := decisionJSON{
-		Seq: d.GetSeq(), EventSeq: d.GetEventSeq(), Action: d.GetAction(), Risk: d.GetRisk(), Mode: d.GetMode(),
-		Reasons: d.GetReasons(), LatencyUs: d.GetLatencyUs(), At: wireMillis(d.GetAtMs()),
+		Seq: d.GetEventSeq(), DecisionSeq: d.GetSeq(), Action: d.GetAction(), Risk: d.GetRisk(), Mode: d.GetMode(),
+		Reasons: make([]string, 0, len(d.GetReasons())), ReasonCodes: d.GetReasons(), LatencyUs: d.GetLatencyUs(),
+		At: wireMillis(d.GetAtMs()),
 	}
-	if out.Reasons == nil {
-		out.Reasons = []string{}
+	for _, r := range d.GetReasons() {
+		out.Reasons = append(out.Reasons, reasonHuman(r))
+	}
+	if out.ReasonCodes == nil {
+		out.ReasonCodes = []string{}
 	}
 	// A decision the session took on its own (a challenge that expired) has no sample: null on the wire.
 	if s := d.GetSample(); s != nil && (s.GetField() != "" || s.GetModality() != "" || s.GetStatus() != "") {

@@ -37,14 +37,16 @@ func wsAppendError(b []byte, code, msg string, seq int64, index int32) []byte {
 	return append(b, '}')
 }
 
-// wsAppendDecision writes a decision frame. `seq` is the decision's own number in the session (what feedback's
-// decision_seq names); `event_seq` is the client message that completed its sample. A decision taken without a
-// sample (a challenge that expired) has no `sample`. `sample.risk` is absent unless the sample was scored.
+// wsAppendDecision writes a decision frame. `seq` is the client `events` message that completed the sample (as
+// PROTOCOL.md's example pairs an ack and a decision of one seq); `decision_seq` is the decision's own number in
+// the session, which feedback's `decision_seq` names. A decision taken without a client message (a challenge
+// that expired) carries the last applied seq and no `sample`. `sample.risk` is absent unless the sample was
+// scored. `reasons` are human texts, `reason_codes` the same reasons as codes.
 func wsAppendDecision(b []byte, d *enginepb.Decision) []byte {
 	b = append(b, `{"type":"decision","seq":`...)
-	b = strconv.AppendInt(b, d.Seq, 10)
-	b = append(b, `,"event_seq":`...)
 	b = strconv.AppendInt(b, d.EventSeq, 10)
+	b = append(b, `,"decision_seq":`...)
+	b = strconv.AppendInt(b, d.Seq, 10)
 	b = append(b, `,"action":`...)
 	b = wsAppendString(b, d.Action)
 	b = append(b, `,"risk":`...)
@@ -69,6 +71,13 @@ func wsAppendDecision(b []byte, d *enginepb.Decision) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `,"reasons":[`...)
+	for i, r := range d.Reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = wsAppendString(b, reasonHuman(r))
+	}
+	b = append(b, `],"reason_codes":[`...)
 	for i, r := range d.Reasons {
 		if i > 0 {
 			b = append(b, ',')

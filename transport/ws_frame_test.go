@@ -251,17 +251,17 @@ func TestWSEncode(t *testing.T) {
 			`{"type":"error","code":"invalid_frame","message":"frame is not valid JSON\n"}`},
 		{"scored decision", wsAppendDecision(nil, &enginepb.Decision{Seq: 4, EventSeq: 12, Action: "allow", Risk: 0.07,
 			Mode: "scoring", Sample: &enginepb.Sample{Field: "password", Modality: "keystroke", Status: "scored", Risk: 0.04, HasRisk: true},
-			Reasons: []string{"keystroke timing close to profile"}, LatencyUs: 410}),
-			`{"type":"decision","seq":4,"event_seq":12,"action":"allow","risk":0.07,"mode":"scoring","sample":{"field":"password","modality":"keystroke","status":"scored","risk":0.04},"reasons":["keystroke timing close to profile"],"latency_us":410}`},
+			Reasons: []string{"keystroke_timing_close"}, LatencyUs: 410}),
+			`{"type":"decision","seq":12,"decision_seq":4,"action":"allow","risk":0.07,"mode":"scoring","sample":{"field":"password","modality":"keystroke","status":"scored","risk":0.04},"reasons":["keystroke timing close to profile"],"reason_codes":["keystroke_timing_close"],"latency_us":410}`},
 		{"enrolled decision has no sample risk", wsAppendDecision(nil, &enginepb.Decision{Seq: 1, EventSeq: 2, Action: "allow",
 			Mode: "enrolling", Sample: &enginepb.Sample{Field: "pin", Modality: "keystroke", Status: "enrolled", HasRisk: true, Risk: 0.3}}),
-			`{"type":"decision","seq":1,"event_seq":2,"action":"allow","risk":0,"mode":"enrolling","sample":{"field":"pin","modality":"keystroke","status":"enrolled"},"reasons":[],"latency_us":0}`},
+			`{"type":"decision","seq":2,"decision_seq":1,"action":"allow","risk":0,"mode":"enrolling","sample":{"field":"pin","modality":"keystroke","status":"enrolled"},"reasons":[],"reason_codes":[],"latency_us":0}`},
 		{"decision without a sample, odd risk", wsAppendDecision(nil, &enginepb.Decision{Seq: 9, EventSeq: 3, Action: "block",
 			Risk: 1.5, Mode: "scoring", Sample: &enginepb.Sample{}, Reasons: []string{"challenge_expired"}}),
-			`{"type":"decision","seq":9,"event_seq":3,"action":"block","risk":1,"mode":"scoring","reasons":["challenge_expired"],"latency_us":0}`},
+			`{"type":"decision","seq":3,"decision_seq":9,"action":"block","risk":1,"mode":"scoring","reasons":["step-up not answered in time"],"reason_codes":["challenge_expired"],"latency_us":0}`},
 		{"free text sample has no field", wsAppendDecision(nil, &enginepb.Decision{Seq: 2, EventSeq: 2, Action: "allow",
 			Risk: 0.123456789, Mode: "scoring", Sample: &enginepb.Sample{Modality: "free_text", Status: "rejected"}}),
-			`{"type":"decision","seq":2,"event_seq":2,"action":"allow","risk":0.123457,"mode":"scoring","sample":{"modality":"free_text","status":"rejected"},"reasons":[],"latency_us":0}`},
+			`{"type":"decision","seq":2,"decision_seq":2,"action":"allow","risk":0.123457,"mode":"scoring","sample":{"modality":"free_text","status":"rejected"},"reasons":[],"reason_codes":[],"latency_us":0}`},
 	}
 	for _, tt := range tests {
 		if string(tt.got) != tt.want {

@@ -212,18 +212,19 @@ func (cl *wsClient) send(v any) {
 
 // wsFrame is a server frame, as the tests read it.
 type wsFrame struct {
-	Type      string   `json:"type"`
-	Seq       int64    `json:"seq"`
-	EventSeq  int64    `json:"event_seq"`
-	Code      string   `json:"code"`
-	Message   string   `json:"message"`
-	Index     *int     `json:"index"`
-	Action    string   `json:"action"`
-	Risk      float64  `json:"risk"`
-	Mode      string   `json:"mode"`
-	Reasons   []string `json:"reasons"`
-	LatencyUs int64    `json:"latency_us"`
-	Sample    *struct {
+	Type        string   `json:"type"`
+	Seq         int64    `json:"seq"`
+	DecisionSeq int64    `json:"decision_seq"`
+	Code        string   `json:"code"`
+	Message     string   `json:"message"`
+	Index       *int     `json:"index"`
+	Action      string   `json:"action"`
+	Risk        float64  `json:"risk"`
+	Mode        string   `json:"mode"`
+	Reasons     []string `json:"reasons"`
+	ReasonCodes []string `json:"reason_codes"`
+	LatencyUs   int64    `json:"latency_us"`
+	Sample      *struct {
 		Field    string   `json:"field"`
 		Modality string   `json:"modality"`
 		Status   string   `json:"status"`
@@ -400,8 +401,8 @@ func (cl *wsClient) exchange(evs []wsEvent) (seq int64, decisions []wsFrame) {
 			}
 			return seq, decisions
 		case "decision":
-			if f.EventSeq != seq {
-				cl.tb.Fatalf("decision of message %d; want %d", f.EventSeq, seq)
+			if f.Seq != seq {
+				cl.tb.Fatalf("decision of message %d; want %d", f.Seq, seq)
 			}
 			decisions = append(decisions, f)
 		default:

@@ -308,8 +308,8 @@ func TestWS(t *testing.T) {
 		all = append(all, ds...)
 		// One decision per sample, numbered in order, none lost or repeated.
 		for i, d := range all {
-			if d.Seq != int64(i+1) {
-				t.Fatalf("decision %d has seq %d: %v", i, d.Seq, all)
+			if d.DecisionSeq != int64(i+1) {
+				t.Fatalf("decision %d has decision_seq %d: %v", i, d.DecisionSeq, all)
 			}
 		}
 		prof, err := n.Engine().Profile(wsCtx(t), s.userID)

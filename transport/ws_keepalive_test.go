@@ -145,7 +145,7 @@ func TestWSKeepalive(t *testing.T) {
 		}
 		// Nothing more is sent: the engine decides alone when the challenge expires, and pushes it.
 		d := cl.expect("decision")
-		if d.Action != "block" || d.Sample != nil || len(d.Reasons) != 1 || d.Reasons[0] != "challenge_expired" || d.EventSeq != cl.seq {
+		if d.Action != "block" || d.Sample != nil || len(d.ReasonCodes) != 1 || d.ReasonCodes[0] != "challenge_expired" || d.Seq != cl.seq {
 			t.Fatalf("pushed decision %s", d.raw)
 		}
 		if _, before := cl.expectClose(4003); len(before) != 0 {

@@ -288,7 +288,7 @@ func TestWSSchemaServerFrames(t *testing.T) {
 	for _, bad := range []string{
 		`{"type":"ack"}`, `{"type":"ack","seq":"1"}`, `{"type":"ack","seq":1,"extra":true}`, `{"type":"pong","x":1}`,
 		`{"type":"error","code":"oops","message":"m"}`, `{"type":"decision","seq":1}`, `{"type":"hello"}`,
-		`{"type":"decision","seq":1,"event_seq":1,"action":"allow","risk":2,"mode":"scoring","reasons":[],"latency_us":0}`,
+		`{"type":"decision","seq":1,"decision_seq":1,"action":"allow","risk":2,"mode":"scoring","reasons":[],"reason_codes":[],"latency_us":0}`,
 	} {
 		if err := checkWSMessage("serverMessage", []byte(bad)); err == nil {
 			t.Errorf("schema accepts %s", bad)
