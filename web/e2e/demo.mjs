@@ -44,15 +44,26 @@ async function waitCount(sel, atLeast, what, timeout = 20000) {
   }
 }
 
-// typeEntry types the payee key by key with the given rhythm (ms), then presses Enter, which commits the entry.
-async function typeEntry(hold, flight) {
+// A person's rhythm differs from key to key (some keys are held longer, some transitions are slower) and
+// repeats from one entry to the next with a little noise: that is what the engine learns. Uniform timing would
+// rightly be refused as machine-made.
+const TEXT = 'ravi kumar';
+const rhythm = (holdMean, flightMean) => [...TEXT].map(() => ({
+  hold: holdMean * (0.7 + 0.6 * rand()),
+  flight: flightMean * (0.6 + 0.8 * rand()),
+}));
+const owner = rhythm(85, 140);
+const stranger = rhythm(240, 520);
+
+// typeEntry types the payee key by key with the given rhythm, then presses Enter, which commits the entry.
+async function typeEntry(r) {
   await page.focus('#payee');
-  for (const ch of 'ravi kumar') {
-    const key = ch === ' ' ? ' ' : ch;
-    await page.keyboard.down(key);
-    await page.waitForTimeout(jitter(hold));
-    await page.keyboard.up(key);
-    await page.waitForTimeout(jitter(flight));
+  const keys = [...TEXT];
+  for (let i = 0; i < keys.length; i++) {
+    await page.keyboard.down(keys[i]);
+    await page.waitForTimeout(jitter(r[i].hold));
+    await page.keyboard.up(keys[i]);
+    await page.waitForTimeout(jitter(r[i].flight));
   }
   await page.keyboard.press('Enter');
   await page.waitForTimeout(150);
@@ -69,9 +80,9 @@ try {
   await page.click('#verify');
   await page.waitForSelector('#status[data-state="live"]', { timeout: 20000 });
 
-  for (let i = 0; i < ENROLL; i++) await typeEntry(85, 140);
+  for (let i = 0; i < ENROLL; i++) await typeEntry(owner);
   await waitCount('#decisions li[data-field="payee"][data-mode="enrolling"]', ENROLL, 'enrollment decisions');
-  for (let i = 0; i < 3; i++) await typeEntry(85, 140);
+  for (let i = 0; i < 3; i++) await typeEntry(owner);
   await waitCount('#decisions li[data-field="payee"][data-mode="scoring"]', 3, 'scored decisions');
   const allowed = await count('#decisions li[data-field="payee"][data-mode="scoring"][data-action="allow"]');
   if (allowed < 2) await fail(`the owner's own rhythm was allowed ${allowed} times out of 3`);
@@ -81,7 +92,7 @@ try {
   const challenged = async () =>
     (await count('#decisions li[data-action="challenge"]')) + (await count('#decisions li[data-action="block"]')) > 0;
   for (let i = 0; i < 4 && !(await challenged()); i++) {
-    await typeEntry(260, 520);
+    await typeEntry(stranger);
     await page.waitForTimeout(300);
   }
   if (!(await challenged())) await fail('typing with very different timing was never challenged');
