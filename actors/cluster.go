@@ -9,7 +9,6 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -39,7 +38,7 @@ func StartCluster(system *actor.ActorSystem, cfg config.Cluster, kinds []*cluste
 		return nil, fmt.Errorf("actors: unknown cluster provider %q", cfg.Provider)
 	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
-	ccfg := cluster.Configure(cfg.Name, provider, disthash.New(), remoteCfg,
+	ccfg := cluster.Configure(cfg.Name, provider, NewPlacement(cfg.RequestTimeout), remoteCfg,
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
 		cluster.WithHeartbeatExpiration(10*time.Second),

@@ -168,7 +168,11 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
 	}
 	var lastErr error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			// The activation stopped (idle, or its member left): give the lookup a moment to notice.
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		}
 		pid := e.pid(identity, kind)
 		if pid == nil {
 			lastErr = errors.New("no activation")

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -47,29 +46,22 @@ func TestEtcdMembersJoinAndLeave(t *testing.T) {
 	endpoint := startEtcd(t)
 	db := pgtest.URL(t)
 	name := "etcd-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	start := func() *nodetest.Node {
-		c := nodetest.Config(t, db)
+	start := func() *nodetest.Process {
+		c := nodetest.ProcessConfig(t, db)
 		c.Cluster.Name = name
 		c.Cluster.Provider = "etcd"
 		c.Cluster.Etcd.Endpoints = []string{endpoint}
 		c.Cluster.Etcd.Prefix = "/" + name
-		return nodetest.StartWith(t, c)
+		return nodetest.StartProcess(t, c)
 	}
 	a := start()
 	b := start()
-	members := func(n *nodetest.Node) int { return n.Members() }
-	nodetest.WaitFor(t, 30*time.Second, func() bool { return members(a) == 2 && members(b) == 2 }, "two members")
+	nodetest.WaitFor(t, 30*time.Second, func() bool { return a.Members() == 2 && b.Members() == 2 }, "two members")
 	c := start()
-	nodetest.WaitFor(t, 30*time.Second, func() bool { return members(a) == 3 && members(b) == 3 && members(c) == 3 }, "three members")
+	nodetest.WaitFor(t, 30*time.Second, func() bool { return a.Members() == 3 && b.Members() == 3 && c.Members() == 3 }, "three members")
 	c.Stop(t)
-	nodetest.WaitFor(t, 60*time.Second, func() bool { return members(a) == 2 && members(b) == 2 }, "the third to leave")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/readyz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("node a not ready after the leave: %v %v", resp, err)
+	nodetest.WaitFor(t, 60*time.Second, func() bool { return a.Members() == 2 && b.Members() == 2 }, "the third to leave")
+	if st, _ := a.Ready(); st != http.StatusOK {
+		t.Fatalf("node a not ready after the leave: %d", st)
 	}
-	resp.Body.Close()
 }

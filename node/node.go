@@ -147,6 +147,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		RequestTimeout: cfg.HTTP.RequestTimeout,
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		Draining:       n.draining.Load,
+		Members:        n.Members,
 		Auth:           n.auth,
 		Engine:         n.engine,
 		HTTP:           cfg.HTTP,

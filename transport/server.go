@@ -35,6 +35,8 @@ type Options struct {
 	MaxBodyBytes   int
 	// Draining reports that the node is shutting down: /readyz answers 503 from then on.
 	Draining func() bool
+	// Members reports the cluster members in this node's view, shown by /readyz (nil: not shown).
+	Members func() int
 
 	// Auth is the accounts service (register, login, tokens, MPIN, lockouts, audit).
 	Auth *auth.Service
@@ -112,5 +114,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Draining != nil && s.opts.Draining() {
 		status, code = "draining", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+	body := map[string]any{"status": status, "checks": checks}
+	if s.opts.Members != nil {
+		body["members"] = s.opts.Members()
+	}
+	writeJSON(w, code, body)
 }
