@@ -36,7 +36,6 @@ const defaultRequestTimeout = 10 * time.Second
 // restTable lists every REST route of the node (PROTOCOL.md "REST", plus the operator extension
 // GET /v1/ops/sessions).
 func (s *Server) restTable() []restRoute {
-	st := newStatsTracker()
 	return []restRoute{
 		{"POST", "/v1/auth/register", s.register},
 		{"POST", "/v1/auth/login", s.login},
@@ -48,7 +47,7 @@ func (s *Server) restTable() []restRoute {
 		{"POST", "/v1/sessions/{id}/end", s.sessionEnd},
 		{"POST", "/v1/feedback", s.feedback},
 		{"GET", "/v1/users/{id}/profile", s.profile},
-		{"GET", "/v1/stats", func(w http.ResponseWriter, r *http.Request) { s.stats(w, r, st) }},
+		{"GET", "/v1/stats", s.stats},
 		{"GET", "/v1/ops/sessions", s.opsSessions},
 	}
 }

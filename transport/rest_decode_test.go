@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/behaviorauth/engine/actors"
 	"github.com/behaviorauth/engine/config"
 )
 
@@ -198,61 +197,6 @@ func TestFeedbackValidate(t *testing.T) {
 				t.Fatalf("got %v (field %q), want 400 on %q", err, we.Field, tc.field)
 			}
 		})
-	}
-}
-
-func TestPercentiles(t *testing.T) {
-	if got := percentiles(nil); got != (latencyJSON{}) {
-		t.Fatalf("empty: %+v", got)
-	}
-	xs := make([]int64, 0, 100)
-	for i := int64(100); i >= 1; i-- {
-		xs = append(xs, i)
-	}
-	got := percentiles(xs)
-	want := latencyJSON{Count: 100, P50: 50, P90: 90, P99: 99, Max: 100}
-	if got != want {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	if one := percentiles([]int64{7}); one != (latencyJSON{Count: 1, P50: 7, P90: 7, P99: 7, Max: 7}) {
-		t.Fatalf("one: %+v", one)
-	}
-}
-
-func TestStatsTrackerRates(t *testing.T) {
-	t0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	tr := newStatsTracker()
-	live := []actors.LiveSession{
-		{SessionID: "a", Events: 100, Samples: 10, StartedAt: t0.Add(-10 * time.Second)},
-		{SessionID: "b", Events: 50, Samples: 0, StartedAt: t0.Add(-50 * time.Second)},
-	}
-	// First call: each session's lifetime average, summed.
-	eps, sps, basis, win := tr.rates(t0, live)
-	if basis != rateSessionLifetime || win != 0 || eps != 11 || sps != 1 {
-		t.Fatalf("first call: eps=%v sps=%v basis=%s win=%v", eps, sps, basis, win)
-	}
-	// Within minRateWindow the previous figures are answered again.
-	if e, _, _, _ := tr.rates(t0.Add(100*time.Millisecond), nil); e != 11 {
-		t.Fatalf("repeat within the minimum window: %v", e)
-	}
-	// Ten seconds later: a grew by 40 events and 5 samples, b ended (missed), c started 4 s ago with 20 events.
-	t1 := t0.Add(10 * time.Second)
-	live = []actors.LiveSession{
-		{SessionID: "a", Events: 140, Samples: 15, StartedAt: t0.Add(-10 * time.Second)},
-		{SessionID: "c", Events: 20, Samples: 2, StartedAt: t1.Add(-4 * time.Second)},
-	}
-	eps, sps, basis, win = tr.rates(t1, live)
-	if basis != rateSincePrevious || win != 10 || eps != 6 || sps != 0.7 {
-		t.Fatalf("second call: eps=%v sps=%v basis=%s win=%v", eps, sps, basis, win)
-	}
-	// A counter that went backwards (a restored session) contributes nothing rather than a negative rate.
-	live[0].Events = 1
-	if e, _, _, _ := tr.rates(t1.Add(2*time.Second), live[:1]); e != 0 {
-		t.Fatalf("backwards counter: %v", e)
-	}
-	// After maxRateWindow without a call, lifetime averages again.
-	if _, _, b, _ := tr.rates(t1.Add(maxRateWindow+time.Minute), live); b != rateSessionLifetime {
-		t.Fatalf("stale previous call: basis %s", b)
 	}
 }
 

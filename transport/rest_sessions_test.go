@@ -416,30 +416,32 @@ func TestRESTSessions(t *testing.T) {
 
 	t.Run("stats", func(t *testing.T) {
 		var s struct {
-			LiveSessions      int            `json:"live_sessions"`
-			EventsPerSecond   float64        `json:"events_per_second"`
-			DecisionsByAction map[string]int `json:"decisions_by_action"`
+			LiveSessions      int              `json:"live_sessions"`
+			EventsPerSecond   float64          `json:"events_per_second"`
+			DecisionsByAction map[string]int64 `json:"decisions_by_action"`
 			LatencyUs         struct {
-				Count int   `json:"count"`
-				P50   int64 `json:"p50"`
-				P99   int64 `json:"p99"`
+				P50 int64 `json:"p50"`
+				P99 int64 `json:"p99"`
 			} `json:"latency_us"`
 			Nodes []struct {
 				Node            string         `json:"node"`
 				LiveSessions    int            `json:"live_sessions"`
 				SessionsByState map[string]int `json:"sessions_by_state"`
-				RateBasis       string         `json:"rate_basis"`
+				Events          int64          `json:"events"`
+				Samples         int64          `json:"samples"`
+				PostgresUp      bool           `json:"postgres_up"`
 			} `json:"nodes"`
 		}
 		a.get("/v1/stats", op).decode(t, http.StatusOK, &s)
 		if s.LiveSessions < 2 || len(s.Nodes) != 1 || s.Nodes[0].LiveSessions != s.LiveSessions || s.Nodes[0].Node == "" {
 			t.Fatalf("stats %+v", s)
 		}
-		if s.DecisionsByAction["allow"] < 2 || s.LatencyUs.Count < 2 || s.LatencyUs.P50 <= 0 || s.LatencyUs.P99 < s.LatencyUs.P50 {
+		if s.DecisionsByAction["allow"] < 2 || s.LatencyUs.P50 <= 0 || s.LatencyUs.P99 < s.LatencyUs.P50 {
 			t.Fatalf("decisions %v, latency %+v", s.DecisionsByAction, s.LatencyUs)
 		}
-		if s.EventsPerSecond <= 0 || s.Nodes[0].RateBasis == "" || s.Nodes[0].SessionsByState["active"] < 1 {
-			t.Fatalf("rates and states: %+v", s)
+		n := s.Nodes[0]
+		if s.EventsPerSecond <= 0 || n.Events <= 0 || n.Samples < 2 || !n.PostgresUp || n.SessionsByState["active"] < 1 {
+			t.Fatalf("totals, rates and states: %+v", s)
 		}
 		a.get("/v1/stats", "").wantError(t, http.StatusUnauthorized, "unauthorized", "")
 		a.get("/v1/stats", alice.tok.AccessToken).wantError(t, http.StatusUnauthorized, "unauthorized", "")
