@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,6 +55,9 @@ type poolReq struct {
 	k      int
 	dist   []float32
 	labels []int64
+	// reply receives the answer: a channel rather than a future, because the pool is local and a future
+	// registers a process per call, which cost more than the search itself.
+	reply chan poolResp
 }
 
 type poolResp struct {
@@ -113,13 +117,23 @@ func (p *IndexPool) pidFor(key string) *actor.PID {
 // poolTimeout bounds one index operation; a search on a per-user index takes microseconds.
 const poolTimeout = time.Second
 
+// replies lends answer channels; one that timed out is dropped rather than lent again (a late answer may still
+// arrive on it).
+var replies = sync.Pool{New: func() any { return make(chan poolResp, 1) }}
+
 func (p *IndexPool) do(r *poolReq) (int, error) {
-	res, err := p.e.system.Root.RequestFuture(p.pidFor(r.key), r, poolTimeout).Result()
-	if err != nil {
-		return 0, fmt.Errorf("index %s: %v: %w", r.key, err, ErrUnavailable)
+	ch := replies.Get().(chan poolResp)
+	r.reply = ch
+	p.e.system.Root.Send(p.pidFor(r.key), r)
+	t := time.NewTimer(poolTimeout)
+	defer t.Stop()
+	select {
+	case resp := <-ch:
+		replies.Put(ch)
+		return resp.n, resp.err
+	case <-t.C:
+		return 0, fmt.Errorf("index %s: no answer within %s: %w", r.key, poolTimeout, ErrUnavailable)
 	}
-	resp := res.(*poolResp)
-	return resp.n, resp.err
 }
 
 // Handle returns the scoring.Index view of the pool's index under key (created on first write, of dim values).
@@ -190,7 +204,9 @@ func (a *poolActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *poolReq:
 		n, err := a.handle(m)
-		if ctx.Sender() != nil {
+		if m.reply != nil {
+			m.reply <- poolResp{n: n, err: err}
+		} else if ctx.Sender() != nil {
 			ctx.Respond(&poolResp{n: n, err: err})
 		}
 	case evictTick:

@@ -203,6 +203,9 @@ type Telemetry struct {
 	OTLPEndpoint string `yaml:"otlp_endpoint"`
 	// SampleRatio is the fraction of traces kept. Default 1.0.
 	SampleRatio float64 `yaml:"sample_ratio"`
+	// Pprof serves Go's profiler at /debug/pprof/ next to /metrics (bind that where only operators reach it).
+	// Default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Default returns the configuration used for every key that neither the file, the environment nor a flag sets.

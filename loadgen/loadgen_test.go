@@ -13,7 +13,7 @@ import (
 )
 
 func TestFrameIsValidJSONWithOneCommit(t *testing.T) {
-	ty := newTypist(7)
+	ty := newTypist(7, 1)
 	for seq := int64(1); seq <= 3; seq++ {
 		b := ty.appendFrame(nil, seq)
 		var m struct {

@@ -180,7 +180,7 @@ func wsURL(base, sessionID string, echo bool) string {
 
 // stream runs one connection until ctx ends and returns its decision latencies in microseconds.
 func stream(ctx context.Context, cfg Config, s session, seed uint64, interval time.Duration, c *counters) []float64 {
-	ty := newTypist(seed)
+	ty := newTypist(seed, uint64(time.Now().UnixNano()))
 	var (
 		lat    []float64
 		seq    int64

@@ -19,13 +19,16 @@ type typist struct {
 // payeeCodes are the key codes of the field the simulated users type (the same text each time).
 var payeeCodes = []string{"KeyR", "KeyA", "KeyV", "KeyI", "Space", "KeyK", "KeyU", "KeyM", "KeyA", "KeyR"}
 
-func newTypist(seed uint64) *typist {
-	rng := rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15+1))
-	ty := &typist{rng: rng, codes: payeeCodes}
-	base, flight := 70+50*rng.Float64(), 120+150*rng.Float64()
+// newTypist returns user seed's typist. The rhythm comes from the seed alone, so a user types alike in every
+// run and matches the profile earlier runs enrolled; the noise comes from the seed and nonce, so no run repeats
+// an earlier run's samples exactly (the engine rightly blocks exact replays).
+func newTypist(seed, nonce uint64) *typist {
+	r := rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15+1))
+	ty := &typist{rng: rand.New(rand.NewPCG(seed^nonce, nonce+0x632be59bd9b4e019)), codes: payeeCodes}
+	base, flight := 70+50*r.Float64(), 120+150*r.Float64()
 	for range payeeCodes {
-		ty.hold = append(ty.hold, base*(0.7+0.6*rng.Float64()))
-		ty.flight = append(ty.flight, flight*(0.6+0.8*rng.Float64()))
+		ty.hold = append(ty.hold, base*(0.7+0.6*r.Float64()))
+		ty.flight = append(ty.flight, flight*(0.6+0.8*r.Float64()))
 	}
 	return ty
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -86,6 +87,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		return nil, fmt.Errorf("node: listen http.listen=%s: %w", cfg.HTTP.Listen, err)
 	}
 	n.id = n.ln.Addr().String()
+	n.ln = transport.CorkListener(n.ln)
 	if cfg.HTTP.MetricsListen != "" {
 		if n.metricLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
 			return nil, fmt.Errorf("node: listen http.metrics_listen=%s: %w", cfg.HTTP.MetricsListen, err)
@@ -134,11 +136,18 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 	n.log.Info("cluster member started", "cluster", cfg.Cluster.Name, "provider", cfg.Cluster.Provider, "address", n.system.Address())
 
 	var metricsHandler http.Handler = n.tel.MetricsHandler()
+	var pprofHandler http.Handler
+	if cfg.Telemetry.Pprof {
+		pprofHandler = pprofMux()
+	}
 	if n.metricLn != nil {
 		mm := http.NewServeMux()
 		mm.Handle("GET /metrics", metricsHandler)
+		if pprofHandler != nil {
+			mm.Handle("GET /debug/pprof/", pprofHandler)
+		}
 		n.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 5 * time.Second}
-		metricsHandler = nil
+		metricsHandler, pprofHandler = nil, nil
 	}
 	n.srv = transport.New(transport.Options{
 		Logger:         n.log,
@@ -148,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		Draining:       n.draining.Load,
 		Members:        n.Members,
+		Pprof:          pprofHandler,
 		Auth:           n.auth,
 		Engine:         n.engine,
 		HTTP:           cfg.HTTP,
@@ -315,4 +325,15 @@ func keyHashKey(pepper string) []byte {
 	m := hmac.New(sha256.New, []byte(pepper))
 	m.Write([]byte("behavior key-code hashing v1"))
 	return m.Sum(nil)
+}
+
+// pprofMux serves Go's profiler (telemetry.pprof).
+func pprofMux() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }

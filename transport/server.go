@@ -35,6 +35,8 @@ type Options struct {
 	MaxBodyBytes   int
 	// Draining reports that the node is shutting down: /readyz answers 503 from then on.
 	Draining func() bool
+	// Pprof is served at /debug/pprof/ when not nil.
+	Pprof http.Handler
 	// Members reports the cluster members in this node's view, shown by /readyz (nil: not shown).
 	Members func() int
 
@@ -65,6 +67,9 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if opts.Metrics != nil {
 		s.mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.Pprof != nil {
+		s.mux.Handle("GET /debug/pprof/", opts.Pprof)
 	}
 	if opts.Web != nil {
 		s.mux.Handle("GET /", opts.Web)

@@ -462,7 +462,7 @@ func (c *wsConn) writeLoop() {
 	for {
 		select {
 		case o := <-c.out:
-			if !c.write(o) {
+			if !c.writeBurst(o) {
 				c.abort("write failed")
 				<-c.readerDone
 				return
@@ -484,6 +484,33 @@ func (c *wsConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// wsBurst bounds the frames gathered into one socket write.
+const wsBurst = 64
+
+// writeBurst writes o and whatever is queued behind it (up to wsBurst frames) with the connection corked, so
+// that they reach the socket in one system call.
+func (c *wsConn) writeBurst(o *wsOut) bool {
+	ck, corkable := c.conn.UnderlyingConn().(corker)
+	if !corkable {
+		return c.write(o)
+	}
+	ck.cork()
+	ok := c.write(o)
+	for n := 1; ok && n < wsBurst; n++ {
+		select {
+		case next := <-c.out:
+			ok = c.write(next)
+			continue
+		default:
+		}
+		break
+	}
+	if err := ck.uncork(); err != nil {
+		return false
+	}
+	return ok
 }
 
 func (c *wsConn) write(o *wsOut) bool {
