@@ -64,7 +64,6 @@ type sample struct {
 // sessionActor is one live session (cluster kind "session", identity = session id).
 type sessionActor struct {
 	eng *Engine
-	log *slog.Logger
 	id  string
 	st  *enginepb.Snapshot // nil until the session is known (Start or Postgres)
 
@@ -85,8 +84,12 @@ type sessionActor struct {
 }
 
 func newSessionActor(eng *Engine) actor.Actor {
-	return &sessionActor{eng: eng, log: eng.log}
+	return &sessionActor{eng: eng}
 }
+
+// logger is the engine's logger with the session's id. It is built when something is logged (rarely), not
+// kept: a kept one costs every idle session about a kilobyte.
+func (s *sessionActor) logger() *slog.Logger { return s.eng.log.With("session_id", s.id) }
 
 // Receive handles one message at a time; nothing in it panics on client input.
 func (s *sessionActor) Receive(ctx actor.Context) {
@@ -109,7 +112,6 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		ctx.SetReceiveTimeout(s.eng.policy.IdleTimeout)
 	case *cluster.ClusterInit:
 		s.id = m.Identity.Identity
-		s.log = s.eng.log.With("session_id", s.id)
 		s.restore()
 	case *enginepb.Start:
 		ctx.Respond(s.start(m))
@@ -173,7 +175,7 @@ func (s *sessionActor) restore() {
 		h := v.(handoff)
 		s.adopt(h.st)
 		s.sub = h.sub
-		s.log.Info("session restored from the crashed incarnation", "last_seq", s.st.LastSeq)
+		s.logger().Info("session restored from the crashed incarnation", "last_seq", s.st.LastSeq)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.eng.dbTimeout)
@@ -181,7 +183,7 @@ func (s *sessionActor) restore() {
 	row, err := s.eng.sessions.Get(ctx, s.id)
 	if err != nil {
 		if !errors.Is(err, persistence.ErrNotFound) {
-			s.log.Warn("session restore: postgres unavailable; waiting for Start", "err", err)
+			s.logger().Warn("session restore: postgres unavailable; waiting for Start", "err", err)
 		}
 		return
 	}
@@ -195,7 +197,7 @@ func (s *sessionActor) restore() {
 			if err := proto.Unmarshal(snap.Data, &saved); err == nil {
 				st = &saved
 			} else {
-				s.log.Error("session snapshot unreadable; starting from the row", "err", err)
+				s.logger().Error("session snapshot unreadable; starting from the row", "err", err)
 			}
 		}
 	}
@@ -539,7 +541,7 @@ func (s *sessionActor) apply(ctx actor.Context, d *enginepb.Decision) {
 
 func (s *sessionActor) block(ctx actor.Context, why string) {
 	s.st.State = StateBlocked
-	s.log.Warn("session blocked", "user_id", s.st.UserId, "why", why, "risk", s.st.Risk)
+	s.logger().Warn("session blocked", "user_id", s.st.UserId, "why", why, "risk", s.st.Risk)
 	s.eng.blocked(s.st.UserId, s.st.LoginId, s.id, why)
 	s.finish(ctx, "blocked")
 }
@@ -628,14 +630,14 @@ func (s *sessionActor) finish(ctx actor.Context, reason string) *enginepb.Summar
 	dctx, cancel := context.WithTimeout(context.Background(), s.eng.dbTimeout)
 	defer cancel()
 	if err := s.eng.writer.Flush(dctx); err != nil {
-		s.log.Warn("session end: decisions not yet written; the write-behind keeps them", "err", err)
+		s.logger().Warn("session end: decisions not yet written; the write-behind keeps them", "err", err)
 	}
 	sum, err := s.eng.sessions.End(dctx, s.id, reason, persistence.Summary{
 		SessionID: s.id, Events: s.st.Events, Samples: s.st.Samples, Decisions: s.st.DecisionSeq,
 		FinalRisk: s.st.Risk, EndedAt: time.Now(), Reason: reason,
 	})
 	if err != nil {
-		s.log.Error("session end: summary not stored", "err", err)
+		s.logger().Error("session end: summary not stored", "err", err)
 		return &enginepb.Summary{Error: codeUnavailable}
 	}
 	s.publish()
@@ -688,7 +690,7 @@ func (s *sessionActor) snapshot() {
 	data, err := proto.Marshal(s.st)
 	s.st.Window = nil
 	if err != nil {
-		s.log.Error("session snapshot", "err", err)
+		s.logger().Error("session snapshot", "err", err)
 		return
 	}
 	s.eng.writer.Snapshot(persistence.Snapshot{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/behaviorauth/engine/actors"
 	"github.com/behaviorauth/engine/auth"
@@ -95,8 +96,9 @@ func newWSHub(o Options) *wsHub {
 	h.reads.New = func() any { return new(bytes.Buffer) }
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// ReadBufferSize 0 reuses the HTTP server's read buffer; writes borrow a pooled buffer only while they
-		// run, so an idle connection holds none.
+		// A small read buffer of its own (frames are read through it, whatever their size) rather than the HTTP
+		// server's 4 KiB one; writes borrow a pooled buffer only while they run, so an idle connection holds none.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{wsSubprotocol},
@@ -188,11 +190,16 @@ func (h *wsHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	// The connection outlives the request's cancellation (the server forgets a hijacked connection) but keeps
-	// its values, such as the trace.
-	cctx, ccancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer ccancel()
-	newWSConn(h, conn, claims, token, clientAddr(r, h.trustProxy)).run(cctx)
+	// The connection outlives the request (the server forgets a hijacked connection) but keeps its trace id.
+	// It runs on a goroutine of its own and the handler returns: the HTTP server's goroutine, its deep stack,
+	// its buffered writer and the request's span are all released, which is most of what an idle connection
+	// would otherwise hold.
+	cctx, ccancel := context.WithCancel(trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(r.Context())))
+	c := newWSConn(h, conn, claims, token, clientAddr(r, h.trustProxy))
+	go func() {
+		defer ccancel()
+		c.run(cctx)
+	}()
 }
 
 // wsToken takes the session token from `Authorization: Bearer <t>` (native clients; it wins when both are sent)
