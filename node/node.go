@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,8 @@ type Node struct {
 	auth     *auth.Service
 	srv      *transport.Server
 	members  atomic.Int64 // members in this node's view, from the cluster's topology events
+	stopReq  chan struct{}
+	stopOnce sync.Once
 }
 
 // Option adjusts how New builds a node (tests use them).
@@ -75,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n = &Node{cfg: cfg}
+	n = &Node{cfg: cfg, stopReq: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.close(context.Background())
@@ -157,6 +160,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		Draining:       n.draining.Load,
 		Members:        n.Members,
+		Stop:           n.RequestStop,
 		Pprof:          pprofHandler,
 		Auth:           n.auth,
 		Engine:         n.engine,
@@ -194,6 +198,9 @@ func (n *Node) clusterCheck(context.Context) error {
 	return nil
 }
 
+// RequestStop makes Run drain and return, as a signal would (POST /v1/ops/drain).
+func (n *Node) RequestStop() { n.stopOnce.Do(func() { close(n.stopReq) }) }
+
 // Members is the number of cluster members in this node's view.
 func (n *Node) Members() int { return int(n.members.Load()) }
 
@@ -209,6 +216,8 @@ func (n *Node) Run(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
+	case <-n.stopReq:
+		n.log.Info("drain requested by an operator")
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			runErr = fmt.Errorf("node: serve: %w", err)

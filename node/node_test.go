@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/behaviorauth/engine/node/nodetest"
 )
@@ -64,5 +65,35 @@ func TestStopDrainsAndClosesListener(t *testing.T) {
 	}
 	if !strings.Contains(n.Logs(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop in the logs:\n%s", n.Logs())
+	}
+}
+
+// An operator drains a node remotely (what `behaviorctl drain` does): the node answers 202, drains and stops.
+func TestOperatorDrainStopsTheNode(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	post := func(key string) int {
+		req, _ := http.NewRequest(http.MethodPost, n.URL+"/v1/ops/drain", nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("not-the-operator-key-0123456789"); code != http.StatusUnauthorized {
+		t.Fatalf("drain with a wrong key: %d", code)
+	}
+	if code := post(nodetest.OperatorKey); code != http.StatusAccepted {
+		t.Fatalf("drain: %d", code)
+	}
+	nodetest.WaitFor(t, 30*time.Second, func() bool {
+		_, err := http.Get(n.URL + "/healthz")
+		return err != nil
+	}, "the node to stop after the drain")
+	if !strings.Contains(n.Logs(), "drain requested by an operator") {
+		t.Fatalf("no drain in the logs")
 	}
 }

@@ -49,6 +49,7 @@ func (s *Server) restTable() []restRoute {
 		{"GET", "/v1/users/{id}/profile", s.profile},
 		{"GET", "/v1/stats", s.stats},
 		{"GET", "/v1/ops/sessions", s.opsSessions},
+		{"POST", "/v1/ops/drain", s.opsDrain},
 	}
 }
 
@@ -420,4 +421,19 @@ func (s *Server) opsSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.opts.Engine.LiveSessions()})
+}
+
+// POST /v1/ops/drain: the node drains and stops, as on SIGTERM (readiness 503, WebSockets closed with 1012,
+// the member leaves the cluster). 202: the drain has begun; the answer goes out before the listener closes.
+func (s *Server) opsDrain(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authenticate(r.Context(), r, credOperator); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.opts.Stop == nil {
+		s.fail(w, r, errUnavailable("this node cannot be drained remotely"))
+		return
+	}
+	s.opts.Stop()
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "draining"})
 }

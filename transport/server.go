@@ -37,6 +37,8 @@ type Options struct {
 	Draining func() bool
 	// Pprof is served at /debug/pprof/ when not nil.
 	Pprof http.Handler
+	// Stop asks the node to drain and stop (POST /v1/ops/drain); it must not wait for the stop.
+	Stop func()
 	// Members reports the cluster members in this node's view, shown by /readyz (nil: not shown).
 	Members func() int
 

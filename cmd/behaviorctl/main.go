@@ -38,6 +38,8 @@ func commands() map[string]command {
 		"load":    {"stream realistic traffic at a node (or the echo ceiling) and report throughput and latency", runLoad},
 		"echo":    {"serve a bare WebSocket echo server: the machine's ceiling for `load -echo`", runEcho},
 		"idle":    {"hold many quiet sessions open and report the node's memory per live session", runIdle},
+		"status":  {"each node's readiness, cluster members and live figures", runStatus},
+		"drain":   {"drain a node and wait until it has stopped (shrinking a cluster)", runDrain},
 	}
 }
 
