@@ -6,6 +6,7 @@
 #   4. the node paced at half its maximum: decision latency percentiles
 #   5. 10,000 concurrent idle sessions: resident memory per live session
 #   6. the Go benchmarks of the hot path (features, scoring, FAISS search, decision), with allocations
+#   7. login + MPIN verify latency with 20 concurrent clients
 # Figures go to artifacts/bench/ (JSON) and artifacts/bench/summary.md. Loopback only; every loop is bounded.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,9 @@ echo "== 6. Go benchmarks of the hot path"
 go test -run '^$' -bench . -benchmem -benchtime 2000x ./features/ ./scoring/ ./index/ 2>&1 | grep -E '^(Benchmark|ok|FAIL)' | tee $out/go-bench.txt
 go test -run '^$' -bench 'Sample|Events' -benchmem -benchtime 500x ./actors/ 2>&1 | grep -E '^(Benchmark|ok|FAIL)' | tee -a $out/go-bench.txt
 
+echo "== 7. login + MPIN verify, 20 concurrent clients, default argon2id"
+go test ./transport -run '^$' -bench LoginAndMPINVerify -benchtime 300x 2>&1 | grep -E 'ns/op' | tee $out/login-bench.txt
+
 python3 - "$out" <<'PY' | tee "$out/summary.md"
 import json, sys, platform, subprocess
 d = sys.argv[1]
@@ -82,4 +86,9 @@ print(f"| node / ceiling | {m['events_per_sec']/e['events_per_sec']:.2f} | >= 0.
 print(f"| decision latency at half max ({h['frames']/h['seconds']:.0f} frames/s, {h['samples_per_sec']:.0f} samples/s) | p50 {h['latency_p50_us']:.0f} us, p99 {h['latency_p99_us']:.0f} us, p99.9 {h['latency_p999_us']:.0f} us | p99 < 10 ms |")
 print(f"| resident memory per idle live session ({i['sessions']} sessions) | {i['kib_per_session']:.1f} KiB | < 40 KiB |")
 print(f"| errors / reconnects (max run) | {m['errors']} / {m['reconnects']} | 0 |")
+import re
+lb = open(f"{d}/login-bench.txt").read()
+p50 = re.search(r"([0-9.]+) p50-ms", lb); p99 = re.search(r"([0-9.]+) p99-ms", lb)
+if p50 and p99:
+    print(f"| login + MPIN verify, 20 concurrent clients | p50 {float(p50.group(1)):.0f} ms, p99 {float(p99.group(1)):.0f} ms | p99 < 200 ms |")
 PY
