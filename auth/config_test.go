@@ -58,7 +58,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.WithDefaults()
 	want := Config{
 		Issuer: "behaviorauth", AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, SessionTTL: 12 * time.Hour,
-		Argon2Time: 1, Argon2MemoryKiB: 7168, Argon2Threads: 1, HashConcurrency: runtime.GOMAXPROCS(0),
+		Argon2Time: 1, Argon2MemoryKiB: 2048, Argon2Threads: 1, HashConcurrency: runtime.GOMAXPROCS(0),
 		MPINMaxFailures: 5, LoginMaxFailures: 10, LockDuration: 15 * time.Minute, AttemptTimeout: 10 * time.Second,
 		RateWindow: time.Minute, RatePerAddress: 30, RatePerAccount: 10,
 	}
