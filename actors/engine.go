@@ -11,7 +11,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/behaviorauth/engine/actors/enginepb"
 	"github.com/behaviorauth/engine/config"
@@ -32,6 +35,8 @@ type Deps struct {
 	Profiles *persistence.Profiles
 	Feedback *persistence.FeedbackStore
 	Meter    metric.MeterProvider
+	// Tracer makes the spans of actor requests (nil: none).
+	Tracer trace.TracerProvider
 	// Ping checks Postgres for the health watcher.
 	Ping func(context.Context) error
 	// OnBlock revokes the tokens of a blocked session's login and audits it.
@@ -61,6 +66,7 @@ type Engine struct {
 	onEnd    func(ctx context.Context, userID, sessionID, reason string)
 	ping     func(context.Context) error
 
+	tracer   trace.Tracer
 	health   *Health
 	writer   *Writer
 	pool     *IndexPool
@@ -99,6 +105,11 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
+	tp := d.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	e.tracer = tp.Tracer("github.com/behaviorauth/engine/actors")
 	e.writer = NewWriter(d.Sessions, e.health, e.log, 50*time.Millisecond, 1_000_000)
 	m, err := newEngineMetrics(d.Meter, e)
 	if err != nil {
@@ -166,6 +177,14 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 	}
 	if timeout <= 0 {
 		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
+	}
+	// A span per request inside a traced call (REST), not per events frame: the event path is measured by
+	// metrics, and a span per frame would cost more than the frame.
+	if _, hot := msg.(*enginepb.Events); !hot && trace.SpanContextFromContext(ctx).IsValid() {
+		var span trace.Span
+		_, span = e.tracer.Start(ctx, "actor "+kind+" "+fmt.Sprintf("%T", msg), trace.WithAttributes(
+			attribute.String("actor.kind", kind), attribute.String("actor.identity", identity)))
+		defer span.End()
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {

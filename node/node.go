@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 	}
 	n.log = n.tel.Logger
 
-	if n.pool, err = persistence.Open(ctx, cfg.Database.URL, persistence.PoolConfig{MaxConns: int32(cfg.Database.MaxConns)}); err != nil {
+	if n.pool, err = persistence.Open(ctx, cfg.Database.URL, persistence.PoolConfig{MaxConns: int32(cfg.Database.MaxConns), Tracer: n.tel.Tracer}); err != nil {
 		return nil, err
 	}
 	if err = persistence.Migrate(ctx, n.pool); err != nil {
@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (n *Node, err e
 		}
 	})
 	n.engine, err = actors.New(cfg, actors.Deps{
-		Logger: n.log, System: n.system, Meter: n.tel.Meter, NodeName: n.id,
+		Logger: n.log, System: n.system, Meter: n.tel.Meter, Tracer: n.tel.Tracer, NodeName: n.id,
 		Sessions: persistence.NewSessions(n.pool), Profiles: persistence.NewProfiles(n.pool),
 		Feedback: persistence.NewFeedbackStore(n.pool),
 		Ping:     n.pool.Ping,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/behaviorauth/engine/config"
 	"github.com/behaviorauth/engine/node/nodetest"
 )
 
@@ -95,5 +96,45 @@ func TestOperatorDrainStopsTheNode(t *testing.T) {
 	}, "the node to stop after the drain")
 	if !strings.Contains(n.Logs(), "drain requested by an operator") {
 		t.Fatalf("no drain in the logs")
+	}
+}
+
+// A REST request makes one trace: the HTTP span, the actor request it sends and the Postgres queries it runs.
+func TestTraceRunsFromHTTPThroughActorsToPostgres(t *testing.T) {
+	n := nodetest.Start(t, func(c *config.Config) { c.Telemetry.Traces = "stdout" })
+	post := func(path, bearer, body string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, n.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	post("/v1/auth/register", "", `{"phone":"+919812300001","password":"a long password 9","mpin":"480917"}`, nil)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	post("/v1/auth/login", "", `{"phone":"+919812300001","password":"a long password 9"}`, &tok)
+	post("/v1/auth/mpin/verify", tok.AccessToken, `{"mpin":"480917"}`, nil)
+	n.Stop(t) // flushes the span batcher
+	logs := n.Logs()
+	for _, want := range []string{`"Name":"POST /v1/auth/mpin/verify"`, `"Name":"postgres query"`, `"Name":"actor session *enginepb.Start"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no span %s in the exported traces", want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
+	"go.opentelemetry.io/otel/trace"
 )
 
 //go:embed migrations/*.sql
@@ -27,6 +28,8 @@ type PoolConfig struct {
 	MaxConns int32
 	// ConnectTimeout bounds each connection attempt. Default 5s.
 	ConnectTimeout time.Duration
+	// Tracer, when set, makes a span of every query run inside a traced request.
+	Tracer trace.TracerProvider
 }
 
 // Open connects a pool to url and checks that the database answers before ctx's deadline.
@@ -42,6 +45,9 @@ func Open(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, error)
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	if pc.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = pc.ConnectTimeout
+	}
+	if pc.Tracer != nil {
+		cfg.ConnConfig.Tracer = queryTracer{tr: pc.Tracer.Tracer("github.com/behaviorauth/engine/persistence")}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
