@@ -71,6 +71,7 @@ type Engine struct {
 	writer   *Writer
 	pool     *IndexPool
 	registry *registry
+	members  members
 	metrics  *engineMetrics
 	handoff  sync.Map // session id -> handoff from a crashed incarnation
 	stats    counters
@@ -111,6 +112,11 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 	}
 	e.tracer = tp.Tracer("github.com/behaviorauth/engine/actors")
 	e.writer = NewWriter(d.Sessions, e.health, e.log, 50*time.Millisecond, 1_000_000)
+	d.System.EventStream.Subscribe(func(ev any) {
+		if t, ok := ev.(*cluster.ClusterTopology); ok {
+			e.members.set(t)
+		}
+	})
 	m, err := newEngineMetrics(d.Meter, e)
 	if err != nil {
 		return nil, err
@@ -138,6 +144,9 @@ func (e *Engine) Start(c *cluster.Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.pool.start()
+	if _, err := e.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &opsActor{e: e} }), opsName); err != nil {
+		e.log.Error("operator actor not started", "err", err)
+	}
 	e.bg.Add(3)
 	go func() { defer e.bg.Done(); e.writer.Run(ctx) }()
 	go func() { defer e.bg.Done(); e.applyPending(ctx, 10*time.Second) }()

@@ -126,6 +126,28 @@ func TestTwoNodeClusterRoutesAndSurvivesALeave(t *testing.T) {
 	}
 	t.Logf("sessions per member: %v", placed)
 
+	// The operator view, asked of either node, lists every member's sessions with the node each runs on.
+	var ops struct {
+		Sessions []struct {
+			SessionID string `json:"session_id"`
+			Node      string `json:"node"`
+		} `json:"sessions"`
+		Unreachable []string `json:"unreachable"`
+	}
+	call(t, "GET", nb.URL+"/v1/ops/sessions", nodetest.OperatorKey, nil, &ops, http.StatusOK)
+	listed := map[string]int{}
+	for _, s := range ops.Sessions {
+		listed[s.Node]++
+	}
+	if len(ops.Sessions) != len(gs) || len(ops.Unreachable) != 0 || len(listed) != len(placed) {
+		t.Fatalf("operator view: %+v, want %d sessions on %v", ops, len(gs), placed)
+	}
+	for node, n := range placed {
+		if listed[node] != n {
+			t.Fatalf("operator view lists %v, sessions are placed %v", listed, placed)
+		}
+	}
+
 	time.Sleep(400 * time.Millisecond) // snapshots reach Postgres within the snapshot interval
 	na.Stop(t)
 	nodetest.WaitFor(t, 30*time.Second, func() bool { return nb.Members() == 1 }, "node a to leave")

@@ -414,13 +414,21 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, profileOf(p))
 }
 
-// GET /v1/ops/sessions: this node's live sessions, newest first (the operator view).
+// GET /v1/ops/sessions: the live sessions of every member, newest first, each with the node it runs on (the
+// operator view); members that did not answer in time are listed in `unreachable`.
 func (s *Server) opsSessions(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.authenticate(r.Context(), r, credOperator); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.opts.Engine.LiveSessions()})
+	sessions, unreachable := s.opts.Engine.ClusterSessions(r.Context())
+	if sessions == nil {
+		sessions = []actors.LiveSession{}
+	}
+	if unreachable == nil {
+		unreachable = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": sessions, "unreachable": unreachable})
 }
 
 // POST /v1/ops/drain: the node drains and stops, as on SIGTERM (readiness 503, WebSockets closed with 1012,

@@ -2132,6 +2132,203 @@ func (x *Snapshot) GetLastAction() string {
 	return ""
 }
 
+// LiveRequest asks a member's operator actor for its live sessions (the cluster-wide operator view).
+type LiveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveRequest) Reset() {
+	*x = LiveRequest{}
+	mi := &file_engine_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveRequest) ProtoMessage() {}
+
+func (x *LiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveRequest.ProtoReflect.Descriptor instead.
+func (*LiveRequest) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{26}
+}
+
+type LiveSessionInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Risk          float64                `protobuf:"fixed64,4,opt,name=risk,proto3" json:"risk,omitempty"`
+	LastAction    string                 `protobuf:"bytes,5,opt,name=last_action,json=lastAction,proto3" json:"last_action,omitempty"`
+	Events        int64                  `protobuf:"varint,6,opt,name=events,proto3" json:"events,omitempty"`
+	Samples       int64                  `protobuf:"varint,7,opt,name=samples,proto3" json:"samples,omitempty"`
+	Node          string                 `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
+	StartedAtMs   int64                  `protobuf:"varint,9,opt,name=started_at_ms,json=startedAtMs,proto3" json:"started_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveSessionInfo) Reset() {
+	*x = LiveSessionInfo{}
+	mi := &file_engine_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveSessionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveSessionInfo) ProtoMessage() {}
+
+func (x *LiveSessionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveSessionInfo.ProtoReflect.Descriptor instead.
+func (*LiveSessionInfo) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *LiveSessionInfo) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *LiveSessionInfo) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *LiveSessionInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *LiveSessionInfo) GetRisk() float64 {
+	if x != nil {
+		return x.Risk
+	}
+	return 0
+}
+
+func (x *LiveSessionInfo) GetLastAction() string {
+	if x != nil {
+		return x.LastAction
+	}
+	return ""
+}
+
+func (x *LiveSessionInfo) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *LiveSessionInfo) GetSamples() int64 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *LiveSessionInfo) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *LiveSessionInfo) GetStartedAtMs() int64 {
+	if x != nil {
+		return x.StartedAtMs
+	}
+	return 0
+}
+
+type LiveList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sessions      []*LiveSessionInfo     `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveList) Reset() {
+	*x = LiveList{}
+	mi := &file_engine_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveList) ProtoMessage() {}
+
+func (x *LiveList) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveList.ProtoReflect.Descriptor instead.
+func (*LiveList) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LiveList) GetSessions() []*LiveSessionInfo {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *LiveList) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 var File_engine_proto protoreflect.FileDescriptor
 
 const file_engine_proto_rawDesc = "" +
@@ -2314,7 +2511,23 @@ const file_engine_proto_rawDesc = "" +
 	"\rrecent_scores\x18\x10 \x03(\x01R\frecentScores\x12\x18\n" +
 	"\aversion\x18\x11 \x01(\x03R\aversion\x12\x1f\n" +
 	"\vlast_action\x18\x12 \x01(\tR\n" +
-	"lastAction*\x95\x01\n" +
+	"lastAction\"\r\n" +
+	"\vLiveRequest\"\xfe\x01\n" +
+	"\x0fLiveSessionInfo\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x12\n" +
+	"\x04risk\x18\x04 \x01(\x01R\x04risk\x12\x1f\n" +
+	"\vlast_action\x18\x05 \x01(\tR\n" +
+	"lastAction\x12\x16\n" +
+	"\x06events\x18\x06 \x01(\x03R\x06events\x12\x18\n" +
+	"\asamples\x18\a \x01(\x03R\asamples\x12\x12\n" +
+	"\x04node\x18\b \x01(\tR\x04node\x12\"\n" +
+	"\rstarted_at_ms\x18\t \x01(\x03R\vstartedAtMs\"_\n" +
+	"\bLiveList\x12?\n" +
+	"\bsessions\x18\x01 \x03(\v2#.behavior.engine.v1.LiveSessionInfoR\bsessions\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node*\x95\x01\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eEVENT_KIND_KEY\x10\x01\x12\x15\n" +
@@ -2343,7 +2556,7 @@ func file_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_engine_proto_goTypes = []any{
 	(EventKind)(0),          // 0: behavior.engine.v1.EventKind
 	(Phase)(0),              // 1: behavior.engine.v1.Phase
@@ -2373,6 +2586,9 @@ var file_engine_proto_goTypes = []any{
 	(*FieldInfo)(nil),       // 25: behavior.engine.v1.FieldInfo
 	(*Profile)(nil),         // 26: behavior.engine.v1.Profile
 	(*Snapshot)(nil),        // 27: behavior.engine.v1.Snapshot
+	(*LiveRequest)(nil),     // 28: behavior.engine.v1.LiveRequest
+	(*LiveSessionInfo)(nil), // 29: behavior.engine.v1.LiveSessionInfo
+	(*LiveList)(nil),        // 30: behavior.engine.v1.LiveList
 }
 var file_engine_proto_depIdxs = []int32{
 	0,  // 0: behavior.engine.v1.Event.kind:type_name -> behavior.engine.v1.EventKind
@@ -2387,11 +2603,12 @@ var file_engine_proto_depIdxs = []int32{
 	25, // 9: behavior.engine.v1.Profile.fields:type_name -> behavior.engine.v1.FieldInfo
 	8,  // 10: behavior.engine.v1.Snapshot.decisions:type_name -> behavior.engine.v1.Decision
 	2,  // 11: behavior.engine.v1.Snapshot.window:type_name -> behavior.engine.v1.Event
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	29, // 12: behavior.engine.v1.LiveList.sessions:type_name -> behavior.engine.v1.LiveSessionInfo
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_engine_proto_init() }
@@ -2405,7 +2622,7 @@ func file_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_engine_proto_rawDesc), len(file_engine_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
