@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -72,7 +73,13 @@ func StartProcess(tb testing.TB, cfg config.Config) *Process {
 	}
 	p := &Process{URL: "http://" + cfg.HTTP.Listen, Config: cfg, logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary(tb), "-config", file)
-	p.cmd.Env = append(os.Environ(), "DATABASE_URL=", "BEHAVIOR_CONFIG=")
+	// The configuration file is complete: nothing from the test's environment (make's secrets, DATABASE_URL)
+	// may override it.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BEHAVIOR_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
