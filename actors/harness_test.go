@@ -1,19 +1,14 @@
 package actors_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/behaviorauth/engine/actors"
 	"github.com/behaviorauth/engine/actors/enginepb"
@@ -78,70 +73,16 @@ func (ty *typist) entry(field string, codes []uint64, t0 float64) ([]*enginepb.E
 	return evs, t + 500
 }
 
-// testNode is a running node, started like nodetest.StartWith, except that it counts as ready once its cluster
-// member list, read under the list's lock, offers the session kind. nodetest polls /readyz, whose handler reads
-// the member list without that lock (node.clusterCheck, MemberList.Length) while the member joins, and the
-// identity lookup swaps its ring without a lock too: the race detector reports both. Reading under the lock
-// orders this test after the whole topology update.
+// testNode is a running node (nodetest.StartWith: ready once /readyz answers 200, which reads the member count
+// from topology events, race-free) and its configuration.
 type testNode struct {
-	*node.Node
+	*nodetest.Node
 	Config config.Config
 }
 
 func startTestNode(tb testing.TB, cfg config.Config, opts ...node.Option) *testNode {
 	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatalf("invalid node config: %v", err)
-	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	n, err := node.New(ctx, cfg, append([]node.Option{node.WithLogOutput(logs)}, opts...)...)
-	cancel()
-	if err != nil {
-		tb.Fatalf("start node: %v\n%s", err, logs.String())
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(runCtx) }()
-	tb.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("node stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			tb.Errorf("node did not stop within 30s")
-		}
-		if tb.Failed() {
-			tb.Logf("node logs:\n%s", tail(logs.String(), 200))
-		}
-	})
-	members := cluster.GetCluster(n.Engine().System()).MemberList
-	nodetest.WaitFor(tb, 20*time.Second, func() bool { return members.GetActivatorMember(actors.KindSession, "") != "" }, "cluster member")
-	return &testNode{Node: n, Config: cfg}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(s, "\n")
-	return strings.Join(parts[max(0, len(parts)-lines):], "\n")
+	return &testNode{Node: nodetest.StartWith(tb, cfg, opts...), Config: cfg}
 }
 
 // harness is one real node (Postgres, FAISS, cluster member) and a direct view of its database.
