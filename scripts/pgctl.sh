@@ -14,7 +14,8 @@ BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 DATA=${BEHAVIOR_PG_DATA:-$top/.data/pg}
 
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / : the postgres user may not be allowed into the caller's working directory.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # The postgres user must be able to reach the data folder. A clone under a private home (/root) is not reachable:
