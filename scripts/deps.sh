@@ -6,14 +6,15 @@ set -euo pipefail
 # libfaiss-dev/libopenblas-dev: the index/ cgo binding. protobuf-compiler: `make proto`.
 # postgresql: the embedded default database (binaries under /usr/lib/postgresql/15/bin).
 # chromium: the browser end-to-end test. etcd-server: the etcd cluster provider.
-# nodejs/npm: the web SDK's own tests (node --test).
-PKGS=(libfaiss-dev libopenblas-dev protobuf-compiler postgresql chromium etcd-server nodejs)
+# nodejs/npm: the web SDK's own tests (node --test) and playwright-core for the browser test.
+PKGS=(libfaiss-dev libopenblas-dev protobuf-compiler postgresql chromium etcd-server nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    # nodejs may come from outside Debian (a preinstalled toolchain): accept a working binary.
+    # Node.js and npm may come from outside Debian (a preinstalled toolchain): accept working binaries.
     if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
     missing+=("$p")
   fi
 done
