@@ -81,6 +81,8 @@ func StartProcess(tb testing.TB, cfg config.Config) *Process {
 		}
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	// The node dies with the test binary even when a crash skips the cleanup (Linux).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
