@@ -106,7 +106,7 @@ func FreeText(keys []Key, dst []float32, scratch []float64) error {
 	out[FreeDDMean], out[FreeDDStd] = meanStd(dd)
 	if len(dd) > 0 {
 		out[FreeDDMedian] = quantileInPlace(dd, 0.5) // sorts dd
-		out[FreeDDP90] = quantileSorted(dd, 0.9)
+		out[FreeDDP90] = QuantileSorted(dd, 0.9)
 	}
 	if span := keys[n-1].Down - keys[0].Down; span > 0 {
 		out[FreeRate] = float64(n-1) * 1000 / span

@@ -34,11 +34,11 @@ func quantileInPlace(xs []float64, q float64) float64 {
 		return 0
 	}
 	slices.Sort(xs)
-	return quantileSorted(xs, q)
+	return QuantileSorted(xs, q)
 }
 
-// quantileSorted returns the q-quantile of the sorted xs with linear interpolation.
-func quantileSorted(xs []float64, q float64) float64 {
+// QuantileSorted returns the q-quantile of the ascending xs with linear interpolation (0 for none).
+func QuantileSorted(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}

@@ -3,6 +3,8 @@ package scoring
 import (
 	"math"
 	"slices"
+
+	"github.com/behaviorauth/engine/features"
 )
 
 // calibration maps a raw distance to [0, 1] through the user's own leave-one-out
@@ -32,7 +34,7 @@ func newCalibration(loo []float64) calibration {
 }
 
 func (c *calibration) setTau() {
-	c.tau = quantileSorted(c.sorted, 0.5)
+	c.tau = features.QuantileSorted(c.sorted, 0.5)
 	if !(c.tau > 0) {
 		c.tau = 1
 	}
@@ -75,23 +77,9 @@ func (c *calibration) risk(d float64) float64 {
 	return p(i) + (p(i+1)-p(i))*(d-lo)/(hi-lo)
 }
 
-// quantileSorted returns the q-quantile of the ascending xs with linear interpolation.
-func quantileSorted(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	pos := q * float64(len(xs)-1)
-	i := int(pos)
-	if i >= len(xs)-1 {
-		return xs[len(xs)-1]
-	}
-	f := pos - float64(i)
-	return xs[i]*(1-f) + xs[i+1]*f
-}
-
 // median returns the median of xs without changing it.
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	return quantileSorted(s, 0.5)
+	return features.QuantileSorted(s, 0.5)
 }

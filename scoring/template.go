@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/behaviorauth/engine/features"
 )
 
 // Config tunes a template set. Zero fields take the defaults stated on each field; a
@@ -441,7 +443,7 @@ func (t *TemplateSet) Calibrate(s Searcher) error {
 		c[i] = t.combine(sm[i], nn[i])
 	}
 	t.cal = newCalibration(c)
-	t.thrRaw = quantileSorted(t.cal.sorted, t.cfg.ThresholdQuantile)
+	t.thrRaw = features.QuantileSorted(t.cal.sorted, t.cfg.ThresholdQuantile)
 	t.thrRisk = t.cal.risk(t.thrRaw)
 	t.stale = false
 	return nil
