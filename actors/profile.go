@@ -46,8 +46,9 @@ type fieldModel struct {
 	dirty    bool
 	samples  int
 
-	fraudN      int       // fraud vectors in the fraud index (0: none)
-	fraudLoaded time.Time // when the fraud vectors were last loaded
+	fraudN      int              // fraud vectors in the fraud index (0: none)
+	fraudLoaded time.Time        // when the fraud vectors were last loaded
+	fraud       scoring.FraudSet // identity standardization: the index holds vectors already in the user's space
 }
 
 // profileActor is one user's behavioral profile (cluster kind "profile", identity = user id).
@@ -68,7 +69,6 @@ type profileActor struct {
 
 	sc    *scoring.Scratch
 	res   scoring.Result
-	fraud scoring.FraudSet
 	query []float32
 }
 
@@ -377,12 +377,11 @@ func (p *profileActor) fraudCheck(f *fieldModel, s scoring.Sample) {
 	if err := f.set.Query(s, q); err != nil {
 		return
 	}
-	p.fraud = scoring.FraudSet{Modality: f.modality, Mean: zeros(len(q)), Std: ones(len(q)), Radius: fraudRadius}
 	h := p.eng.pool.Handle(p.fraudKey(f.key), len(q))
-	match, err := p.fraud.Match(q, h, p.sc)
+	match, err := f.fraud.Match(q, h, p.sc)
 	if errors.Is(err, ErrIndexMissing) {
 		p.loadFraud(f)
-		match, err = p.fraud.Match(q, h, p.sc)
+		match, err = f.fraud.Match(q, h, p.sc)
 	}
 	if err != nil {
 		p.log.Warn("fraud search failed", "key", f.key, "err", err)
@@ -402,6 +401,9 @@ func (p *profileActor) loadFraud(f *fieldModel) {
 		return
 	}
 	dim := f.set.Dim()
+	if len(f.fraud.Mean) != dim {
+		f.fraud = scoring.FraudSet{Modality: f.modality, Mean: zeros(dim), Std: ones(dim), Radius: fraudRadius}
+	}
 	flat := make([]float32, 0, len(vecs)*dim)
 	ids := make([]int64, 0, len(vecs))
 	z := make([]float32, dim)
