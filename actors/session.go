@@ -587,8 +587,11 @@ func (s *sessionActor) challengeResult(ctx actor.Context, m *enginepb.ChallengeR
 	if s.st == nil {
 		return &enginepb.ChallengeReply{Error: codeNotFound}
 	}
-	if code, _ := s.closedCode(); code != 0 {
-		return &enginepb.ChallengeReply{State: s.st.State, Error: map[int32]string{CloseBlocked: codeBlocked, CloseEnded: codeEnded}[code]}
+	switch s.st.State {
+	case StateBlocked:
+		return &enginepb.ChallengeReply{State: s.st.State, Error: codeBlocked}
+	case StateEnded:
+		return &enginepb.ChallengeReply{State: s.st.State, Error: codeEnded}
 	}
 	if s.st.State != StateChallenged {
 		return &enginepb.ChallengeReply{State: s.st.State, Error: codeNotChallenged}
