@@ -71,10 +71,14 @@ type Engine struct {
 	writer   *Writer
 	pool     *IndexPool
 	registry *registry
-	members  members
-	metrics  *engineMetrics
-	handoff  sync.Map // session id -> handoff from a crashed incarnation
-	stats    counters
+	// dispatcher runs the mailboxes of this engine's actors on reused goroutines.
+	dispatcher *workerDispatcher
+	// replies are the reusable reply addresses of the engine's requests to actors.
+	replies *replies
+	members members
+	metrics *engineMetrics
+	handoff sync.Map // session id -> handoff from a crashed incarnation
+	stats   counters
 
 	rateMu                  sync.Mutex
 	rateAt                  time.Time
@@ -101,6 +105,7 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 		sessions: d.Sessions, profiles: d.Profiles, feedback: d.Feedback,
 		onBlock: d.OnBlock, onEnd: d.OnEnd, ping: d.Ping,
 		health: &Health{}, registry: newRegistry(),
+		dispatcher: newWorkerDispatcher(300, 64), replies: newReplies(d.System, 1024),
 	}
 	e.stats.startedAt = time.Now()
 	for _, o := range opts {
@@ -130,10 +135,10 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 func (e *Engine) Kinds(roles func(string) bool) []*cluster.Kind {
 	var ks []*cluster.Kind
 	if roles(KindSession) {
-		ks = append(ks, cluster.NewKind(KindSession, actor.PropsFromProducer(func() actor.Actor { return newSessionActor(e) })))
+		ks = append(ks, cluster.NewKind(KindSession, actor.PropsFromProducer(func() actor.Actor { return newSessionActor(e) }, actor.WithDispatcher(e.dispatcher))))
 	}
 	if roles(KindProfile) {
-		ks = append(ks, cluster.NewKind(KindProfile, actor.PropsFromProducer(func() actor.Actor { return newProfileActor(e) })))
+		ks = append(ks, cluster.NewKind(KindProfile, actor.PropsFromProducer(func() actor.Actor { return newProfileActor(e) }, actor.WithDispatcher(e.dispatcher))))
 	}
 	return ks
 }
@@ -160,6 +165,7 @@ func (e *Engine) Stop() {
 		e.bg.Wait()
 	}
 	e.pool.shutdown()
+	e.dispatcher.stop()
 }
 
 // Health is the engine's view of its dependencies.
@@ -184,9 +190,6 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	if timeout <= 0 {
-		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
-	}
 	// A span per request inside a traced call (REST), not per events frame: the event path is measured by
 	// metrics, and a span per frame would cost more than the frame.
 	if _, hot := msg.(*enginepb.Events); !hot && trace.SpanContextFromContext(ctx).IsValid() {
@@ -194,6 +197,14 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 		_, span = e.tracer.Start(ctx, "actor "+kind+" "+fmt.Sprintf("%T", msg), trace.WithAttributes(
 			attribute.String("actor.kind", kind), attribute.String("actor.identity", identity)))
 		defer span.End()
+	}
+	return e.requestWithin(identity, kind, msg, timeout)
+}
+
+// requestWithin is request with its wait given as a duration: the event path's requests carry no context.
+func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Duration) (any, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -207,7 +218,7 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 			e.cluster.PidCache.Remove(identity, kind)
 			continue
 		}
-		res, err := e.system.Root.RequestFuture(pid, msg, timeout).Result()
+		res, err := e.replies.request(pid, msg, timeout)
 		if err == nil {
 			return res, nil
 		}
@@ -223,9 +234,7 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 // score asks the user's profile actor; called from a session actor, so it waits at most half the request
 // timeout, leaving the session time to answer its own caller.
 func (e *Engine) score(_ actor.Context, userID string, m *enginepb.Score) (*enginepb.ScoreReply, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), e.reqTO/2)
-	defer cancel()
-	res, err := e.request(ctx, userID, KindProfile, m)
+	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func (p *IndexPool) start() {
 	for i := range p.pids {
 		props := actor.PropsFromProducer(func() actor.Actor {
 			return &poolActor{e: p.e, capacity: per, idle: p.cfg.IdleEvict, entries: make(map[string]*list.Element), lru: list.New()}
-		})
+		}, actor.WithDispatcher(p.e.dispatcher))
 		p.pids[i] = p.e.system.Root.Spawn(props)
 	}
 	t := time.NewTicker(max(p.cfg.IdleEvict/4, time.Second))
@@ -117,21 +117,30 @@ func (p *IndexPool) pidFor(key string) *actor.PID {
 // poolTimeout bounds one index operation; a search on a per-user index takes microseconds.
 const poolTimeout = time.Second
 
-// replies lends answer channels; one that timed out is dropped rather than lent again (a late answer may still
-// arrive on it).
-var replies = sync.Pool{New: func() any { return make(chan poolResp, 1) }}
+// poolWaits lends answer channels with their timers; one that timed out is dropped rather than lent again (a
+// late answer may still arrive on it).
+var poolWaits = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &poolWait{ch: make(chan poolResp, 1), t: t}
+}}
+
+type poolWait struct {
+	ch chan poolResp
+	t  *time.Timer
+}
 
 func (p *IndexPool) do(r *poolReq) (int, error) {
-	ch := replies.Get().(chan poolResp)
-	r.reply = ch
+	w := poolWaits.Get().(*poolWait)
+	r.reply = w.ch
 	p.e.system.Root.Send(p.pidFor(r.key), r)
-	t := time.NewTimer(poolTimeout)
-	defer t.Stop()
+	w.t.Reset(poolTimeout)
 	select {
-	case resp := <-ch:
-		replies.Put(ch)
+	case resp := <-w.ch:
+		w.t.Stop()
+		poolWaits.Put(w)
 		return resp.n, resp.err
-	case <-t.C:
+	case <-w.t.C:
 		return 0, fmt.Errorf("index %s: no answer within %s: %w", r.key, poolTimeout, ErrUnavailable)
 	}
 }
