@@ -1,0 +1,113 @@
+package actors
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// replies is a free list of reusable reply addresses for requests to actors. Proto.Actor's futures register a
+// new process, start a timer goroutine's worth of state and take a lock per request; on the event path (one
+// request per frame to the session, one per sample to the profile) that was a tenth of the node's CPU. A reply
+// slot is registered once, answers onto a channel and keeps its timer, and goes back to the free list after a
+// clean answer. A slot whose request timed out is never reused: its late answer must not be taken for the
+// answer to a later request, so it is unregistered and dropped.
+type replies struct {
+	sys  *actor.ActorSystem
+	mu   sync.Mutex
+	free []*replySlot
+	max  int
+}
+
+// replySlot is one registered reply address.
+type replySlot struct {
+	pid   *actor.PID
+	proc  *replyProcess
+	timer *time.Timer
+}
+
+// replyProcess receives the answer to the one request its slot carries at a time.
+type replyProcess struct {
+	ch chan any // capacity 1: the answer never blocks the responder
+}
+
+var _ actor.Process = (*replyProcess)(nil)
+
+// SendUserMessage takes the answer (local, or from a remote member); a second answer to one request is dropped.
+func (p *replyProcess) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	if _, dead := msg.(*actor.DeadLetterResponse); dead {
+		msg = actor.ErrDeadLetter
+	}
+	select {
+	case p.ch <- msg:
+	default:
+	}
+}
+
+// SendSystemMessage ignores system messages: a reply address watches nothing.
+func (p *replyProcess) SendSystemMessage(*actor.PID, any) {}
+
+// Stop is a no-op: slots are unregistered by the free list that owns them.
+func (p *replyProcess) Stop(*actor.PID) {}
+
+func newReplies(sys *actor.ActorSystem, max int) *replies {
+	return &replies{sys: sys, max: max}
+}
+
+func (r *replies) get() (*replySlot, error) {
+	r.mu.Lock()
+	if n := len(r.free); n > 0 {
+		s := r.free[n-1]
+		r.free = r.free[:n-1]
+		r.mu.Unlock()
+		return s, nil
+	}
+	r.mu.Unlock()
+	p := &replyProcess{ch: make(chan any, 1)}
+	pid, ok := r.sys.ProcessRegistry.Add(p, "reply"+r.sys.ProcessRegistry.NextId())
+	if !ok {
+		return nil, fmt.Errorf("reply address %s already registered", pid.Id)
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &replySlot{pid: pid, proc: p, timer: t}, nil
+}
+
+func (r *replies) put(s *replySlot) {
+	r.mu.Lock()
+	if len(r.free) < r.max {
+		r.free = append(r.free, s)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	r.drop(s)
+}
+
+func (r *replies) drop(s *replySlot) { r.sys.ProcessRegistry.Remove(s.pid) }
+
+// request sends msg to pid and waits up to timeout for its answer. It returns actor.ErrDeadLetter when pid is
+// gone and actor.ErrTimeout when no answer came in time.
+func (r *replies) request(pid *actor.PID, msg any, timeout time.Duration) (any, error) {
+	s, err := r.get()
+	if err != nil {
+		return nil, err
+	}
+	r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
+	s.timer.Reset(timeout)
+	select {
+	case res := <-s.proc.ch:
+		s.timer.Stop()
+		r.put(s)
+		if err, ok := res.(error); ok && err == actor.ErrDeadLetter {
+			return nil, err
+		}
+		return res, nil
+	case <-s.timer.C:
+		r.drop(s)
+		return nil, actor.ErrTimeout
+	}
+}
