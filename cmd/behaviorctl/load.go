@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/behaviorauth/engine/loadgen"
 )
 
 // runLoad: behaviorctl load -url URL -users N -duration D [-rate R] [-window W] [-echo] [-json FILE]
+// [-cpuprofile FILE]
 func runLoad(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -28,6 +30,7 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&cfg.Prefix, "prefix", 42, "phone-number prefix of this run's users (0..99); existing users are reused")
 	fs.IntVar(&cfg.Setup, "setup", 16, "users set up at once")
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return parseErr(err)
 	}
@@ -35,6 +38,17 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg.Progress = e.stderr
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
