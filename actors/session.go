@@ -560,11 +560,10 @@ func (s *sessionActor) record(d *enginepb.Decision, smp sample) {
 		r := d.Sample.Risk
 		pd.SampleRisk = &r
 	}
-	var vs []persistence.SampleVector
 	if len(smp.vec) > 0 {
-		vs = []persistence.SampleVector{{SessionID: s.id, Seq: d.Seq, Key: smp.key, Vector: append([]float32(nil), smp.vec...), At: pd.At}}
+		pd.VectorKey, pd.Vector = smp.key, append([]float32(nil), smp.vec...)
 	}
-	s.eng.writer.Add([]persistence.Decision{pd}, vs)
+	s.eng.writer.Add([]persistence.Decision{pd})
 	s.eng.metrics.decision(d)
 	s.eng.stats.decision(d.Action, d.Mode, d.LatencyUs)
 }

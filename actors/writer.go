@@ -9,9 +9,9 @@ import (
 	"github.com/behaviorauth/engine/persistence"
 )
 
-// Writer is the write-behind of the decision path: sessions hand it decisions, sample vectors and snapshots and
-// go on; it writes them to Postgres in batches, one round trip each. While Postgres is down it keeps what it has
-// (bounded by maxPending decisions and vectors) and retries, so that nothing acknowledged is lost to an outage.
+// Writer is the write-behind of the decision path: sessions hand it decisions (with their sample vectors) and
+// snapshots and go on; it writes them to Postgres in batches, one round trip each. While Postgres is down it keeps
+// what it has (bounded by maxPending decisions) and retries, so that nothing acknowledged is lost to an outage.
 type Writer struct {
 	store      *persistence.Sessions
 	health     *Health
@@ -22,7 +22,6 @@ type Writer struct {
 
 	mu        sync.Mutex
 	decisions []persistence.Decision
-	vectors   []persistence.SampleVector
 	snapshots map[string]persistence.Snapshot
 	dropped   int64
 	kick      chan struct{}
@@ -37,18 +36,14 @@ func NewWriter(store *persistence.Sessions, health *Health, log *slog.Logger, fl
 	}
 }
 
-// Add queues decisions and vectors. It never blocks on the database.
-func (w *Writer) Add(ds []persistence.Decision, vs []persistence.SampleVector) {
+// Add queues decisions. It never blocks on the database.
+func (w *Writer) Add(ds []persistence.Decision) {
 	w.mu.Lock()
 	w.decisions = append(w.decisions, ds...)
-	w.vectors = append(w.vectors, vs...)
 	if over := len(w.decisions) - w.maxPending; over > 0 {
 		// Only a long outage gets here: keep the newest, count what was dropped.
 		w.decisions = append(w.decisions[:0], w.decisions[over:]...)
 		w.dropped += int64(over)
-	}
-	if over := len(w.vectors) - w.maxPending; over > 0 {
-		w.vectors = append(w.vectors[:0], w.vectors[over:]...)
 	}
 	n := len(w.decisions)
 	w.mu.Unlock()
@@ -112,14 +107,14 @@ func (w *Writer) Flush(ctx context.Context) error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	b := persistence.WriteBatch{Decisions: w.decisions, Vectors: w.vectors}
+	b := persistence.WriteBatch{Decisions: w.decisions}
 	for _, s := range w.snapshots {
 		b.Snapshots = append(b.Snapshots, s)
 	}
-	w.decisions, w.vectors = nil, nil
+	w.decisions = nil
 	w.snapshots = make(map[string]persistence.Snapshot)
 	w.mu.Unlock()
-	if len(b.Decisions) == 0 && len(b.Vectors) == 0 && len(b.Snapshots) == 0 {
+	if len(b.Decisions) == 0 && len(b.Snapshots) == 0 {
 		return nil
 	}
 	res, err := w.store.Write(ctx, b)
@@ -127,7 +122,6 @@ func (w *Writer) Flush(ctx context.Context) error {
 		w.health.setPostgres(false)
 		w.mu.Lock()
 		w.decisions = append(b.Decisions, w.decisions...)
-		w.vectors = append(b.Vectors, w.vectors...)
 		for _, s := range b.Snapshots {
 			if old, ok := w.snapshots[s.SessionID]; !ok || old.Version < s.Version {
 				w.snapshots[s.SessionID] = s

@@ -71,7 +71,23 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return migrateConn(ctx, conn.Conn())
 }
 
+// MigrateTo applies the embedded migrations up to version and no further, so that a test of a migration can start
+// from the schema before it. It refuses to go down: the migrations have no down steps.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, version int32) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("persistence: migrate: acquire: %w", err)
+	}
+	defer conn.Release()
+	return migrateConnTo(ctx, conn.Conn(), version)
+}
+
 func migrateConn(ctx context.Context, conn *pgx.Conn) error {
+	return migrateConnTo(ctx, conn, -1)
+}
+
+// migrateConnTo migrates to version, or to the newest one when version is negative.
+func migrateConnTo(ctx context.Context, conn *pgx.Conn, version int32) error {
 	m, err := migrate.NewMigrator(ctx, conn, versionTable)
 	if err != nil {
 		return fmt.Errorf("persistence: migrator: %w", err)
@@ -83,7 +99,18 @@ func migrateConn(ctx context.Context, conn *pgx.Conn) error {
 	if err := m.LoadMigrations(sub); err != nil {
 		return fmt.Errorf("persistence: load migrations: %w", err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	if version < 0 {
+		err = m.Migrate(ctx)
+	} else {
+		var current int32
+		if current, err = m.GetCurrentVersion(ctx); err == nil {
+			if version < current {
+				return fmt.Errorf("persistence: migrate to %d: the database is at %d already", version, current)
+			}
+			err = m.MigrateTo(ctx, version)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("persistence: apply migrations: %w", err)
 	}
 	return nil

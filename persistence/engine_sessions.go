@@ -6,16 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Sessions stores the engine's side of a behavioral session: its decisions, its last snapshot, the feature vectors
-// of its samples and its end summary. The sessions rows themselves are created by the accounts store on MPIN
-// verify. Writes come in batches from the engine's write-behind and are idempotent.
+// Sessions stores the engine's side of a behavioral session: its decisions (each with the feature vector of the
+// sample it answered), its last snapshot and its end summary. The sessions rows themselves are created by the
+// accounts store on MPIN verify. Writes come in batches from the engine's write-behind and are idempotent.
 type Sessions struct {
 	pool *pgxpool.Pool
 }
@@ -102,12 +104,22 @@ type Decision struct {
 	Status string
 	// SampleRisk is the sample's own score in [0, 1], nil when the sample was enrolled.
 	SampleRisk *float64
-	Reasons    []string
-	LatencyUS  int
+	// Reasons are short codes ("keystroke_timing_close"): each non-empty valid UTF-8 without ReasonSeparator.
+	Reasons   []string
+	LatencyUS int
+	// VectorKey and Vector are the feature vector of the sample this decision answered, stored in the decision's
+	// row so that fraud feedback can find it later (SampleVectors); both empty when there was none (an
+	// incomplete sample, an expired challenge). VectorKey is the field or modality key ("kf:payee", "pointer").
+	// The vector is derived data: no raw key code or event is in it.
+	VectorKey string
+	Vector    []float32
 }
 
-// SampleVector is the feature vector of one sample, stored by the decision that answered it so that fraud
-// feedback can find it later. It is derived data: no raw key code or event is in it.
+// ReasonSeparator joins a decision's reasons into one text parameter per row on write (splitting it in Postgres
+// is cheaper than decoding a JSON array per row), so a reason code may not contain it.
+const ReasonSeparator = "\x1f"
+
+// SampleVector is the feature vector of one sample, as SampleVectors reads it from the decision that answered it.
 type SampleVector struct {
 	SessionID string
 	// Seq is the seq of the decision that answered the sample.
@@ -118,11 +130,10 @@ type SampleVector struct {
 	At     time.Time
 }
 
-// WriteBatch is what the engine's write-behind flushes at once: decisions, sample vectors and snapshots of any
-// number of sessions.
+// WriteBatch is what the engine's write-behind flushes at once: decisions (with their sample vectors) and
+// snapshots of any number of sessions.
 type WriteBatch struct {
 	Decisions []Decision
-	Vectors   []SampleVector
 	Snapshots []Snapshot
 }
 
@@ -135,31 +146,27 @@ type WriteResult struct {
 	Gone []string
 }
 
-const sqlGoneSessions = `
-select coalesce(array_agg(x::text), '{}') from unnest($1::uuid[]) as x
-where not exists (select 1 from sessions s where s.id = x)`
+// The batch's first statement: it returns the sessions that exist and locks them `for key share` until the batch
+// commits, so that none of them can be deleted (which deletes its decisions, see migration 003) between the
+// inserts' existence check and the commit. decisions has no foreign key to sessions (its trigger cost a query per
+// row); this lock, taken once per session per batch, is what keeps a decision from outliving its session.
+const sqlLockSessions = `select id from sessions where id = any($1::uuid[]) for key share`
 
 // A decision seq already stored keeps its first row: that is the one the client was sent. Reasons travel as one
-// JSON array per row, since unnest cannot take a ragged text[][].
+// text per row joined by ReasonSeparator, since unnest cannot take a ragged text[][]; string_to_array makes an
+// empty text an empty array. Rows of sessions that do not exist are dropped: $16 lists the batch's sessions, so
+// the check is a semi-join with a handful of sessions rows, not a probe per row.
 const sqlInsertDecisions = `
 insert into decisions (session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk,
-	reasons, latency_us)
+	reasons, latency_us, vector_key, vector)
 select d.session_id, d.seq, d.event_seq, d.at, d.action, d.risk, d.mode, d.field, d.modality, d.status,
-	d.sample_risk, array(select jsonb_array_elements_text(d.reasons::jsonb)), d.latency_us
+	d.sample_risk, string_to_array(d.reasons, E'\x1f'), d.latency_us, nullif(d.vector_key, ''), d.vector
 from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::real[], $7::text[],
-	$8::text[], $9::text[], $10::text[], $11::real[], $12::text[], $13::int[])
+	$8::text[], $9::text[], $10::text[], $11::real[], $12::text[], $13::int[], $14::text[], $15::bytea[])
 	as d(session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk, reasons,
-		latency_us)
-where exists (select 1 from sessions s where s.id = d.session_id)
+		latency_us, vector_key, vector)
+where d.session_id in (select s.id from sessions s where s.id = any($16::uuid[]))
 on conflict (session_id, seq) do nothing`
-
-const sqlInsertSampleVectors = `
-insert into session_vectors (session_id, seq, key, dim, vector, at)
-select v.session_id, v.seq, v.key, v.dim, v.vector, v.at
-from unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::bytea[], $6::timestamptz[])
-	as v(session_id, seq, key, dim, vector, at)
-where exists (select 1 from sessions s where s.id = v.session_id)
-on conflict (session_id, seq, key) do nothing`
 
 const sqlSaveSnapshot = `
 insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
@@ -177,14 +184,15 @@ const sqlSnapshotStored = `
 select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from session_snapshots n
 	where n.session_id = $1::uuid), false)`
 
-// Write stores a batch in one round trip and one transaction: decisions and sample vectors already stored are
-// kept as they are, and each snapshot is written only if it is newer than the stored one. Retrying a batch after
-// a timeout is safe. Rows of sessions that no longer exist are dropped and reported in Gone; refused snapshots
-// are reported in Stale. An error means nothing was written.
+// Write stores a batch in one round trip and one transaction (pgx sends a batch as one pipeline ending in a single
+// Sync, which Postgres runs as one implicit transaction): decisions already stored are kept as they are, and each
+// snapshot is written only if it is newer than the stored one. Retrying a batch after a timeout is safe. Rows of
+// sessions that no longer exist are dropped and reported in Gone; refused snapshots are reported in Stale. An
+// error means nothing was written.
 func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error) {
 	var res WriteResult
 	b := &pgx.Batch{}
-	ids, err := engSessionIDs(w)
+	ids, byID, err := engSessionIDs(w)
 	if err != nil {
 		return res, err
 	}
@@ -192,19 +200,28 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		return res, nil
 	}
 	gone := map[string]bool{}
-	b.Queue(sqlGoneSessions, ids).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(&res.Gone); err != nil {
+	b.Queue(sqlLockSessions, ids).Query(func(rows pgx.Rows) error {
+		live := make(map[[16]byte]bool, len(ids))
+		for rows.Next() {
+			var id pgtype.UUID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			live[id.Bytes] = true
+		}
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, id := range res.Gone {
-			gone[id] = true
+		for _, id := range ids {
+			if !live[id.Bytes] {
+				s := id.String()
+				res.Gone = append(res.Gone, s)
+				gone[s] = true
+			}
 		}
 		return nil
 	})
-	if err := engQueueDecisions(b, w.Decisions); err != nil {
-		return res, err
-	}
-	if err := engQueueSampleVectors(b, w.Vectors); err != nil {
+	if err := engQueueDecisions(b, w.Decisions, ids, byID); err != nil {
 		return res, err
 	}
 	for _, sn := range w.Snapshots {
@@ -239,47 +256,45 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 	return res, nil
 }
 
-// engSessionIDs validates the session ids of w and returns them, each once, as uuids.
-func engSessionIDs(w WriteBatch) ([]pgtype.UUID, error) {
-	seen := map[string]bool{}
+// engSessionIDs validates the session ids of w and returns them, each once, as uuids, and the uuid of each id as
+// given.
+func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) {
+	byID := map[string]pgtype.UUID{}
 	var ids []pgtype.UUID
 	add := func(id string) error {
-		if seen[id] {
+		if _, ok := byID[id]; ok {
 			return nil
 		}
 		u, err := engUUID("session id", id)
 		if err != nil {
 			return err
 		}
-		seen[id] = true
+		byID[id] = u
 		ids = append(ids, u)
 		return nil
 	}
 	for _, d := range w.Decisions {
 		if err := add(d.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	for _, v := range w.Vectors {
-		if err := add(v.SessionID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, sn := range w.Snapshots {
 		if err := add(sn.SessionID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return ids, nil
+	return ids, byID, nil
 }
 
-func engQueueDecisions(b *pgx.Batch, ds []Decision) error {
+// engQueueDecisions validates ds and queues their insert; ids are the batch's sessions and byID their uuids by
+// the ids given.
+func engQueueDecisions(b *pgx.Batch, ds []Decision, ids []pgtype.UUID, byID map[string]pgtype.UUID) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	n := len(ds)
 	var (
-		ids                                       = make([]string, n)
+		sessionIDs                                = make([]pgtype.UUID, n)
 		seqs, eventSeqs                           = make([]int64, n), make([]int64, n)
 		ats                                       = make([]time.Time, n)
 		actions, modes, fields, modalities, stats = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -287,7 +302,17 @@ func engQueueDecisions(b *pgx.Batch, ds []Decision) error {
 		sampleRisks                               = make([]*float64, n)
 		reasons                                   = make([]string, n)
 		latencies                                 = make([]int32, n)
+		vecKeys                                   = make([]string, n)
+		vecs                                      = make([][]byte, n)
 	)
+	// All the vectors' bytes in one allocation.
+	size := 0
+	for _, d := range ds {
+		if d.VectorKey != "" && len(d.Vector) <= MaxVectorDim {
+			size += 4 * len(d.Vector)
+		}
+	}
+	buf := make([]byte, size)
 	for i, d := range ds {
 		if d.Seq < 1 {
 			return fmt.Errorf("persistence: decision of %s: seq %d, want >= 1", d.SessionID, d.Seq)
@@ -303,70 +328,44 @@ func engQueueDecisions(b *pgx.Batch, ds []Decision) error {
 			return fmt.Errorf("persistence: decision %d of %s: latency %dus out of range",
 				d.Seq, d.SessionID, d.LatencyUS)
 		}
-		rs := d.Reasons
-		if rs == nil {
-			rs = []string{}
+		for _, r := range d.Reasons {
+			if r == "" || strings.Contains(r, ReasonSeparator) || !utf8.ValidString(r) {
+				return fmt.Errorf("persistence: decision %d of %s: reason %q is empty, not UTF-8 or holds the "+
+					"separator", d.Seq, d.SessionID, r)
+			}
 		}
-		js, err := json.Marshal(rs)
-		if err != nil {
-			return fmt.Errorf("persistence: decision %d of %s: reasons: %w", d.Seq, d.SessionID, err)
+		switch {
+		case d.VectorKey != "":
+			if err := engCheckVector(d.Vector); err != nil {
+				return fmt.Errorf("persistence: decision %d of %s: vector %q: %w",
+					d.Seq, d.SessionID, d.VectorKey, err)
+			}
+			vecKeys[i] = d.VectorKey
+			vecs[i], buf = engPutVector(buf, d.Vector)
+		case len(d.Vector) > 0:
+			return fmt.Errorf("persistence: decision %d of %s: a vector without a key", d.Seq, d.SessionID)
 		}
-		ids[i], seqs[i], eventSeqs[i], ats[i] = d.SessionID, d.Seq, d.EventSeq, d.At
+		// As uuids, not strings: pgx sends those in binary, strings as text at an error allocation each.
+		sessionIDs[i], seqs[i], eventSeqs[i], ats[i] = byID[d.SessionID], d.Seq, d.EventSeq, d.At
 		actions[i], modes[i], fields[i], modalities[i], stats[i] = d.Action, d.Mode, d.Field, d.Modality, d.Status
-		risks[i], sampleRisks[i], reasons[i], latencies[i] = d.Risk, d.SampleRisk, string(js), int32(d.LatencyUS)
+		risks[i], sampleRisks[i], latencies[i] = d.Risk, d.SampleRisk, int32(d.LatencyUS)
+		reasons[i] = strings.Join(d.Reasons, ReasonSeparator)
 	}
-	b.Queue(sqlInsertDecisions, ids, seqs, eventSeqs, ats, actions, risks, modes, fields, modalities, stats,
-		sampleRisks, reasons, latencies)
+	b.Queue(sqlInsertDecisions, sessionIDs, seqs, eventSeqs, ats, actions, risks, modes, fields, modalities, stats,
+		sampleRisks, reasons, latencies, vecKeys, vecs, ids)
 	return nil
 }
 
-func engQueueSampleVectors(b *pgx.Batch, vs []SampleVector) error {
-	if len(vs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(vs))
-	seqs := make([]int64, len(vs))
-	keys := make([]string, len(vs))
-	dims := make([]int32, len(vs))
-	vecs := make([][]byte, len(vs))
-	ats := make([]time.Time, len(vs))
-	for i, v := range vs {
-		if v.Seq < 1 {
-			return fmt.Errorf("persistence: sample vector of %s: seq %d, want >= 1", v.SessionID, v.Seq)
-		}
-		if v.Key == "" {
-			return fmt.Errorf("persistence: sample vector %d of %s: empty key", v.Seq, v.SessionID)
-		}
-		enc, err := EncodeVector(v.Vector)
-		if err != nil {
-			return fmt.Errorf("persistence: sample vector %d %q of %s: %w", v.Seq, v.Key, v.SessionID, err)
-		}
-		ids[i], seqs[i], keys[i], dims[i], vecs[i], ats[i] = v.SessionID, v.Seq, v.Key, int32(len(v.Vector)), enc, v.At
-	}
-	b.Queue(sqlInsertSampleVectors, ids, seqs, keys, dims, vecs, ats)
-	return nil
-}
-
-// AppendDecisions stores decisions of any number of sessions in one round trip; a decision already stored (same
-// session and seq) keeps its first row, so retrying is safe. If some sessions no longer exist, the other rows are
-// written and the error wraps ErrNotFound.
+// AppendDecisions stores decisions (with their sample vectors) of any number of sessions in one round trip; a
+// decision already stored (same session and seq) keeps its first row, so retrying is safe. If some sessions no
+// longer exist, the other rows are written and the error wraps ErrNotFound. A vector that is empty, too long or
+// not finite is refused with ErrInvalidVector, and nothing is written.
 func (s *Sessions) AppendDecisions(ctx context.Context, ds []Decision) error {
 	res, err := s.Write(ctx, WriteBatch{Decisions: ds})
 	if err != nil {
 		return err
 	}
 	return engGoneErr("append decisions", res.Gone)
-}
-
-// AppendSampleVectors stores sample feature vectors in one statement; a vector already stored (same session,
-// decision seq and key) is kept, so retrying is safe. If some sessions no longer exist, the other rows are written
-// and the error wraps ErrNotFound. A vector that is empty or not finite is refused with ErrInvalidVector.
-func (s *Sessions) AppendSampleVectors(ctx context.Context, vs []SampleVector) error {
-	res, err := s.Write(ctx, WriteBatch{Vectors: vs})
-	if err != nil {
-		return err
-	}
-	return engGoneErr("append sample vectors", res.Gone)
 }
 
 // SaveSnapshot stores sn if its version is newer than the stored snapshot's. Saving the stored snapshot again
@@ -414,19 +413,27 @@ func (s *Sessions) LoadSnapshot(ctx context.Context, sessionID string) (Snapshot
 }
 
 const sqlDecisionColumns = `session_id::text, seq, event_seq, at, action, risk, mode, field, modality, status,
-	sample_risk, reasons, latency_us`
+	sample_risk, reasons, latency_us, coalesce(vector_key, ''), vector`
 
 func engScanDecisions(rows pgx.Rows) ([]Decision, error) {
+	defer rows.Close()
 	var out []Decision
 	for rows.Next() {
 		var d Decision
 		var lat int32
+		var vec []byte
 		if err := rows.Scan(&d.SessionID, &d.Seq, &d.EventSeq, &d.At, &d.Action, &d.Risk, &d.Mode, &d.Field,
-			&d.Modality, &d.Status, &d.SampleRisk, &d.Reasons, &lat); err != nil {
-			rows.Close()
+			&d.Modality, &d.Status, &d.SampleRisk, &d.Reasons, &lat, &d.VectorKey, &vec); err != nil {
 			return nil, err
 		}
 		d.LatencyUS = int(lat)
+		if vec != nil {
+			v, err := DecodeVector(vec)
+			if err != nil {
+				return nil, fmt.Errorf("decision %d of %s: vector %q: %w", d.Seq, d.SessionID, d.VectorKey, err)
+			}
+			d.Vector = v
+		}
 		out = append(out, d)
 	}
 	return out, rows.Err()
@@ -472,15 +479,17 @@ func (s *Sessions) DecisionsForSession(ctx context.Context, sessionID string) ([
 	return out, nil
 }
 
-// SampleVectors returns the sample vectors of a session in decision order, or only those answered by decision
-// *decisionSeq when it is not nil (none for an unknown session or decision).
+// SampleVectors returns the sample vectors of a session in decision order (from the decisions that carry one), or
+// only the one answered by decision *decisionSeq when it is not nil (none for an unknown session or decision, or a
+// decision that answered no sample).
 func (s *Sessions) SampleVectors(ctx context.Context, sessionID string, decisionSeq *int64) ([]SampleVector, error) {
 	id, err := engUUID("session id", sessionID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `select seq, key, vector, at from session_vectors
-		where session_id = $1 and ($2::bigint is null or seq = $2) order by seq, key`, id, decisionSeq)
+	rows, err := s.pool.Query(ctx, `select seq, vector_key, vector, at from decisions
+		where session_id = $1 and ($2::bigint is null or seq = $2) and vector is not null order by seq`,
+		id, decisionSeq)
 	if err != nil {
 		return nil, engWrap("sample vectors", err)
 	}
@@ -587,8 +596,10 @@ func (s *Sessions) End(ctx context.Context, sessionID string, reason string, sum
 		var endedAt *time.Time
 		var endReason string
 		var stored []byte
+		// no key update: End changes no key, and so does not wait for (or hold up) write-behind batches, which
+		// lock their sessions for key share.
 		err := tx.QueryRow(ctx, `select ended_at, coalesce(end_reason, ''), summary from sessions
-			where id = $1 for update`, id).Scan(&endedAt, &endReason, &stored)
+			where id = $1 for no key update`, id).Scan(&endedAt, &endReason, &stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("persistence: end session %s: %w", sessionID, ErrNotFound)
 		}

@@ -16,10 +16,15 @@ func engDecision(sessionID string, seq int64) persistence.Decision {
 		SessionID: sessionID, Seq: seq, EventSeq: seq + 10,
 		At:     time.Date(2025, 3, 1, 10, 0, int(seq), 123456000, time.UTC),
 		Action: "allow", Risk: 0.25, Mode: "scoring", Field: "password", Modality: "keystroke", Status: "scored",
-		SampleRisk: engPtr(0.5), Reasons: []string{"keystroke timing close to profile"}, LatencyUS: 410,
+		SampleRisk: engPtr(0.5), Reasons: []string{"keystroke_timing_close", "machine regular timing"},
+		LatencyUS: 410, VectorKey: "kf:password", Vector: []float32{float32(seq), 0.5, -1.25},
 	}
-	if seq == 1 {
+	switch seq {
+	case 1:
 		d.Mode, d.Status, d.SampleRisk, d.Reasons = "enrolling", "enrolled", nil, nil
+	case 2:
+		// An incomplete sample: no vector.
+		d.Status, d.SampleRisk, d.Reasons, d.VectorKey, d.Vector = "rejected", nil, []string{"incomplete"}, "", nil
 	}
 	return d
 }
@@ -163,6 +168,22 @@ func TestAppendDecisionsRefused(t *testing.T) {
 		{"negative latency", mod(func(d *persistence.Decision) { d.LatencyUS = -1 }), nil},
 		{"unknown action", mod(func(d *persistence.Decision) { d.Action = "maybe" }), nil},
 		{"malformed session id", mod(func(d *persistence.Decision) { d.SessionID = "x" }), persistence.ErrNotFound},
+		{"empty reason", mod(func(d *persistence.Decision) { d.Reasons = []string{"a", ""} }), nil},
+		{"reason with the separator", mod(func(d *persistence.Decision) {
+			d.Reasons = []string{"a" + persistence.ReasonSeparator + "b"}
+		}), nil},
+		{"reason not UTF-8", mod(func(d *persistence.Decision) { d.Reasons = []string{"a\xff"} }), nil},
+		{"vector without key", mod(func(d *persistence.Decision) { d.VectorKey, d.Vector = "", []float32{1} }), nil},
+		{"key without vector", mod(func(d *persistence.Decision) { d.VectorKey, d.Vector = "k", nil }),
+			persistence.ErrInvalidVector},
+		{"vector NaN", mod(func(d *persistence.Decision) { d.VectorKey, d.Vector = "k", []float32{float32(math.NaN())} }),
+			persistence.ErrInvalidVector},
+		{"vector infinite", mod(func(d *persistence.Decision) {
+			d.VectorKey, d.Vector = "k", []float32{1, float32(math.Inf(-1))}
+		}), persistence.ErrInvalidVector},
+		{"vector too long", mod(func(d *persistence.Decision) {
+			d.VectorKey, d.Vector = "k", make([]float32, persistence.MaxVectorDim+1)
+		}), persistence.ErrInvalidVector},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,10 +289,6 @@ func TestWriteBatch(t *testing.T) {
 
 	w := persistence.WriteBatch{
 		Decisions: []persistence.Decision{engDecision(a, 1), engDecision(a, 2), engDecision(gone, 1)},
-		Vectors: []persistence.SampleVector{
-			{SessionID: a, Seq: 2, Key: "kf:payee", Vector: []float32{1, 2, 3}, At: time.Now()},
-			{SessionID: gone, Seq: 1, Key: "pointer", Vector: []float32{1}, At: time.Now()},
-		},
 		Snapshots: []persistence.Snapshot{
 			{SessionID: a, Version: 1, State: "active", Data: []byte("a1")},
 			{SessionID: b, Version: 6, State: "active", Data: []byte("b6")},
@@ -294,7 +311,7 @@ func TestWriteBatch(t *testing.T) {
 	if n := db.count(t, `select count(*) from decisions`); n != 2 {
 		t.Fatalf("%d decisions, want 2", n)
 	}
-	if n := db.count(t, `select count(*) from session_vectors`); n != 1 {
+	if n := db.count(t, `select count(*) from decisions where vector is not null`); n != 1 {
 		t.Fatalf("%d vectors, want 1", n)
 	}
 	if sn, err := s.LoadSnapshot(ctx, b); err != nil || sn.Version != 7 || string(sn.Data) != "b7" {
@@ -309,16 +326,12 @@ func TestSampleVectors(t *testing.T) {
 	db := engNewDB(t)
 	ctx := engCtx(t)
 	s := persistence.NewSessions(db.pool)
-	id := db.addSession(t, time.Hour)
-	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	id, other := db.addSession(t, time.Hour), db.addSession(t, time.Hour)
 
-	vs := []persistence.SampleVector{
-		{SessionID: id, Seq: 3, Key: "pointer", Vector: []float32{0.5, -1}, At: at},
-		{SessionID: id, Seq: 1, Key: "kf:payee", Vector: []float32{1, 2, 3}, At: at},
-		{SessionID: id, Seq: 3, Key: "kf:payee", Vector: []float32{4, 5, 6}, At: at},
-	}
+	ds := []persistence.Decision{engDecision(id, 3), engDecision(id, 1), engDecision(id, 2), engDecision(other, 1)}
+	ds[0].VectorKey, ds[0].Vector = "pointer", []float32{0.5, -1}
 	for range 2 {
-		if err := s.AppendSampleVectors(ctx, vs); err != nil {
+		if err := s.AppendDecisions(ctx, ds); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -326,37 +339,54 @@ func TestSampleVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []persistence.SampleVector{vs[1], vs[2], vs[0]}
-	if len(all) != len(want) {
-		t.Fatalf("got %d vectors, want %d", len(all), len(want))
+	// Decision 2 answered no sample; the other session's vector is not this one's.
+	want := []persistence.SampleVector{
+		{SessionID: id, Seq: 1, Key: "kf:password", Vector: []float32{1, 0.5, -1.25}, At: ds[1].At},
+		{SessionID: id, Seq: 3, Key: "pointer", Vector: []float32{0.5, -1}, At: ds[0].At},
 	}
-	for i := range want {
-		if !all[i].At.Equal(want[i].At) {
-			t.Errorf("vector %d at %v", i, all[i].At)
-		}
-		all[i].At = want[i].At
-	}
-	if !reflect.DeepEqual(all, want) {
-		t.Fatalf("got %+v\nwant %+v", all, want)
-	}
+	engSameVectors(t, all, want)
 
 	one, err := s.SampleVectors(ctx, id, engPtr(int64(3)))
-	if err != nil || len(one) != 2 || one[0].Key != "kf:payee" || one[1].Key != "pointer" {
-		t.Fatalf("decision 3: %+v, %v", one, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if none, err := s.SampleVectors(ctx, id, engPtr(int64(2))); err != nil || len(none) != 0 {
-		t.Fatalf("decision 2: %+v, %v", none, err)
-	}
-
-	for _, bad := range [][]float32{nil, {float32(math.NaN())}, {float32(math.Inf(1)), 1}} {
-		err := s.AppendSampleVectors(ctx, []persistence.SampleVector{{SessionID: id, Seq: 9, Key: "k", Vector: bad}})
-		if !errors.Is(err, persistence.ErrInvalidVector) {
-			t.Errorf("vector %v: %v, want ErrInvalidVector", bad, err)
+	engSameVectors(t, one, want[1:])
+	for _, tc := range []struct {
+		id  string
+		seq *int64
+	}{{id, engPtr(int64(2))}, {id, engPtr(int64(9))}, {engRandomUUID(), nil}} {
+		if none, err := s.SampleVectors(ctx, tc.id, tc.seq); err != nil || len(none) != 0 {
+			t.Errorf("session %s decision %v: %+v, %v", tc.id, tc.seq, none, err)
 		}
 	}
-	if err := s.AppendSampleVectors(ctx, []persistence.SampleVector{{SessionID: id, Seq: 9,
-		Vector: []float32{1}}}); err == nil {
-		t.Error("empty key accepted")
+	if _, err := s.SampleVectors(ctx, "not-a-uuid", nil); !errors.Is(err, persistence.ErrNotFound) {
+		t.Errorf("malformed id: %v, want ErrNotFound", err)
+	}
+
+	// A vector that storage cannot have come from the store is reported, not handed to an index.
+	db.exec(t, `update decisions set vector = '\x0000c07f'::bytea where session_id = $1 and seq = 3`, id)
+	if _, err := s.SampleVectors(ctx, id, nil); !errors.Is(err, persistence.ErrInvalidVector) {
+		t.Errorf("NaN stored: %v, want ErrInvalidVector", err)
+	}
+	if _, err := s.DecisionsForSession(ctx, id); !errors.Is(err, persistence.ErrInvalidVector) {
+		t.Errorf("NaN stored, decisions: %v, want ErrInvalidVector", err)
+	}
+}
+
+func engSameVectors(t *testing.T, got, want []persistence.SampleVector) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d vectors, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.At.Equal(w.At) {
+			t.Errorf("vector %d at %v, want %v", i, g.At, w.At)
+		}
+		g.At, w.At = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("vector %d:\n got %+v\nwant %+v", i, g, w)
+		}
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 )
 
 // Feature vectors are stored as bytea: each float32 in IEEE 754 little-endian order, 4 bytes per dimension, with
-// no header (the dimension is len/4 and is also stored in its own column, which a check constraint ties to the
-// length). That is about a quarter of the size of real[] and decodes without parsing.
+// no header (the dimension is len/4; fraud_vectors also stores it in its own column, which a check constraint ties
+// to the length). That is about a quarter of the size of real[] and decodes without parsing.
 
 // MaxVectorDim bounds the dimension of a stored vector (the tables check the same bound).
 const MaxVectorDim = 65536
@@ -19,11 +19,18 @@ func EncodeVector(v []float32) ([]byte, error) {
 	if err := engCheckVector(v); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
+	b, _ := engPutVector(make([]byte, 4*len(v)), v)
 	return b, nil
+}
+
+// engPutVector encodes v (already checked) at the start of buf, which must have room for it, and returns the
+// encoding and the rest of buf.
+func engPutVector(buf []byte, v []float32) (enc, rest []byte) {
+	enc, rest = buf[:4*len(v):4*len(v)], buf[4*len(v):]
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(enc[4*i:], math.Float32bits(x))
+	}
+	return enc, rest
 }
 
 // DecodeVector returns the vector that b encodes (see EncodeVector). b comes from storage and is not trusted:

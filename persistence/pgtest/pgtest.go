@@ -20,6 +20,13 @@ import (
 // URL returns a connection string for a new, migrated database that is dropped when the test ends.
 func URL(tb testing.TB) string {
 	tb.Helper()
+	return URLAt(tb, -1)
+}
+
+// URLAt is URL with the database migrated only up to version (all the way when version is negative), for a test
+// of the migrations after it.
+func URLAt(tb testing.TB, version int32) string {
+	tb.Helper()
 	base := os.Getenv("DATABASE_URL")
 	if base == "" {
 		tb.Fatal("pgtest: DATABASE_URL is not set; run the tests through `make test`, which starts the project's PostgreSQL")
@@ -50,7 +57,12 @@ func URL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
-	if err := persistence.Migrate(ctx, pool); err != nil {
+	if version < 0 {
+		err = persistence.Migrate(ctx, pool)
+	} else {
+		err = persistence.MigrateTo(ctx, pool, version)
+	}
+	if err != nil {
 		pool.Close()
 		tb.Fatalf("pgtest: %v", err)
 	}
