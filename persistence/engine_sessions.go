@@ -214,9 +214,9 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		}
 		for _, id := range ids {
 			if !live[id.Bytes] {
-				s := id.String()
-				res.Gone = append(res.Gone, s)
-				gone[s] = true
+				canon := id.String()
+				res.Gone = append(res.Gone, canon)
+				gone[canon] = true
 			}
 		}
 		return nil
