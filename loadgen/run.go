@@ -178,16 +178,17 @@ func wsURL(base, sessionID string, echo bool) string {
 	return u + "/v1/ws?session_id=" + url.QueryEscape(sessionID)
 }
 
-// stream runs one connection until ctx ends and returns its decision latencies in microseconds.
+// stream runs one user's connection until ctx ends and returns its decision latencies in microseconds.
+//
+// The connection's reader handles every answer on its own goroutine (and, in the closed loop, sends the next
+// frame itself when an ack opens the window): a node answers each frame with an ack and its decisions, and a
+// hand-off to another goroutine per answer would make the load generator, which shares the machine with what it
+// measures, cost several times more per frame against the node than against the echo server.
 func stream(ctx context.Context, cfg Config, s session, seed uint64, interval time.Duration, c *counters) []float64 {
-	ty := newTypist(seed, uint64(time.Now().UnixNano()))
-	var (
-		lat    []float64
-		seq    int64
-		acked  int64
-		sentAt = make(map[int64]time.Time, cfg.Window*2)
-		frames = make(map[int64][]byte, cfg.Window*2)
-	)
+	st := &streamState{
+		cfg: cfg, c: c, ty: newTypist(seed, uint64(time.Now().UnixNano())),
+		sentAt: make(map[int64]time.Time, cfg.Window*2), frames: make(map[int64][]byte, cfg.Window*2),
+	}
 	hdr := http.Header{}
 	if s.SessionToken != "" {
 		hdr.Set("Authorization", "Bearer "+s.SessionToken)
@@ -202,111 +203,155 @@ func stream(ctx context.Context, cfg Config, s session, seed uint64, interval ti
 			}
 			continue
 		}
-		// The frames not yet acknowledged go again, in order: the server applies each seq once.
-		for q := acked + 1; q <= seq; q++ {
-			if f, ok := frames[q]; ok {
-				_ = conn.WriteMessage(websocket.TextMessage, f)
-			}
-		}
-		type reply struct {
-			kind string
-			seq  int64
-			at   time.Time
-		}
-		replies := make(chan reply, 64)
-		go func() {
-			defer close(replies)
-			for {
-				_, b, err := conn.ReadMessage()
-				if err != nil {
-					return
-				}
-				kind, q := replyKind(b)
-				replies <- reply{kind, q, time.Now()}
-			}
-		}()
-		var next <-chan time.Time
-		var ticker *time.Ticker
-		if interval > 0 {
-			ticker = time.NewTicker(interval)
-			next = ticker.C
-		}
-		inFlight := int(seq - acked)
-		var buf []byte
-		broken := false
-		for !broken && ctx.Err() == nil {
-			canSend := inFlight < cfg.Window
-			var ready <-chan time.Time
-			if canSend {
-				if next != nil {
-					ready = next
-				} else {
-					ready = closedTime
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-ready:
-				seq++
-				buf = ty.appendFrame(buf[:0], seq)
-				f := append([]byte(nil), buf...)
-				frames[seq] = f
-				sentAt[seq] = time.Now()
-				if err := conn.WriteMessage(websocket.TextMessage, f); err != nil {
-					broken = true
-					break
-				}
-				inFlight++
-				c.frames.Add(1)
-				c.events.Add(EventsPerFrame)
-			case r, ok := <-replies:
-				if !ok {
-					broken = true
-					break
-				}
-				switch {
-				case r.kind == "ack" || (cfg.Echo && r.kind == "events"):
-					if r.seq > acked {
-						for q := acked + 1; q <= r.seq; q++ {
-							delete(frames, q)
-						}
-						acked = r.seq
-						inFlight = int(seq - acked)
-					}
-					if !cfg.Echo {
-						break
-					}
-					fallthrough
-				case r.kind == "decision":
-					if t0, ok := sentAt[r.seq]; ok {
-						lat = append(lat, float64(r.at.Sub(t0).Microseconds()))
-						delete(sentAt, r.seq)
-					}
-					c.decisions.Add(1)
-				case r.kind == "error":
-					c.errors.Add(1)
-				}
-			}
-		}
-		if ticker != nil {
-			ticker.Stop()
-		}
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		_ = conn.Close()
-		for range replies {
-		}
-		if broken && ctx.Err() == nil {
+		if broken := st.run(ctx, conn, interval); broken && ctx.Err() == nil {
 			c.reconnects.Add(1)
 		}
 	}
-	return lat
+	return st.lat
 }
 
-var closedTime = func() <-chan time.Time {
-	ch := make(chan time.Time)
-	close(ch)
-	return ch
-}()
+// streamState is one user's stream, kept across reconnects.
+type streamState struct {
+	cfg Config
+	c   *counters
+	ty  *typist
+
+	mu     sync.Mutex // the reader and, when paced, the sender
+	conn   *websocket.Conn
+	seq    int64
+	acked  int64
+	sentAt map[int64]time.Time
+	frames map[int64][]byte // sent, not yet acknowledged: sent again after a reconnect
+	buf    []byte
+	lat    []float64
+}
+
+// run streams on conn until it breaks (true) or ctx ends (false).
+func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval time.Duration) bool {
+	stop := context.AfterFunc(ctx, func() {
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		_ = conn.Close()
+	})
+	defer stop()
+	defer conn.Close()
+
+	st.mu.Lock()
+	st.conn = conn
+	// The frames not yet acknowledged go again, in order: the server applies each seq once.
+	ok := true
+	for q := st.acked + 1; q <= st.seq && ok; q++ {
+		if f, has := st.frames[q]; has {
+			ok = conn.WriteMessage(websocket.TextMessage, f) == nil
+		}
+	}
+	if ok && interval == 0 {
+		ok = st.fillLocked()
+	}
+	st.mu.Unlock()
+	if !ok {
+		return true
+	}
+
+	senderDone := make(chan struct{})
+	if interval > 0 {
+		stopSender := make(chan struct{})
+		defer func() { close(stopSender); <-senderDone }()
+		go func() {
+			defer close(senderDone)
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopSender:
+					return
+				case <-t.C:
+					st.mu.Lock()
+					ok := st.seq-st.acked >= int64(st.cfg.Window) || st.sendLocked()
+					st.mu.Unlock()
+					if !ok {
+						_ = conn.Close()
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	for {
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			return ctx.Err() == nil
+		}
+		at := time.Now()
+		kind, q := replyKind(b)
+		st.mu.Lock()
+		ok := st.answerLocked(kind, q, at, interval == 0)
+		st.mu.Unlock()
+		if !ok {
+			return true
+		}
+	}
+}
+
+// answerLocked takes one answer; in the closed loop an ack sends the next frames. False: the connection broke.
+func (st *streamState) answerLocked(kind string, q int64, at time.Time, closedLoop bool) bool {
+	echo := st.cfg.Echo && kind == "events"
+	switch {
+	case kind == "ack" || echo:
+		if q > st.acked {
+			for k := st.acked + 1; k <= q; k++ {
+				delete(st.frames, k)
+			}
+			st.acked = q
+		}
+		if echo {
+			st.decisionLocked(q, at)
+		}
+		if closedLoop {
+			return st.fillLocked()
+		}
+	case kind == "decision":
+		st.decisionLocked(q, at)
+	case kind == "error":
+		st.c.errors.Add(1)
+	}
+	return true
+}
+
+// decisionLocked records the latency from frame q to its first decision.
+func (st *streamState) decisionLocked(q int64, at time.Time) {
+	if t0, ok := st.sentAt[q]; ok {
+		st.lat = append(st.lat, float64(at.Sub(t0).Microseconds()))
+		delete(st.sentAt, q)
+	}
+	st.c.decisions.Add(1)
+}
+
+// fillLocked sends frames until the window is full.
+func (st *streamState) fillLocked() bool {
+	for st.seq-st.acked < int64(st.cfg.Window) {
+		if !st.sendLocked() {
+			return false
+		}
+	}
+	return true
+}
+
+// sendLocked sends the next frame.
+func (st *streamState) sendLocked() bool {
+	st.seq++
+	st.buf = st.ty.appendFrame(st.buf[:0], st.seq)
+	f := append([]byte(nil), st.buf...)
+	st.frames[st.seq] = f
+	st.sentAt[st.seq] = time.Now()
+	if err := st.conn.WriteMessage(websocket.TextMessage, f); err != nil {
+		return false
+	}
+	st.c.frames.Add(1)
+	st.c.events.Add(EventsPerFrame)
+	return true
+}
 
 // progress prints a live line each second until stopped.
 func progress(w io.Writer, c *counters, start time.Time) func() {
