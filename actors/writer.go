@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ type Writer struct {
 	decisions []persistence.Decision
 	snapshots map[string]persistence.Snapshot
 	dropped   int64
+	invalid   int64 // rows the store refused (never retried)
 	kick      chan struct{}
 	flushMu   sync.Mutex // one batch in flight at a time
 }
@@ -118,6 +120,12 @@ func (w *Writer) Flush(ctx context.Context) error {
 		return nil
 	}
 	res, err := w.store.Write(ctx, b)
+	if errors.Is(err, persistence.ErrInvalid) {
+		// A row the store refuses would be refused at every retry and hold back everything behind it (and no
+		// outage is to blame): it is dropped, loudly, and the rest goes now.
+		b = w.dropInvalid(b)
+		res, err = w.store.Write(ctx, b)
+	}
 	if err != nil {
 		w.health.setPostgres(false)
 		w.mu.Lock()
@@ -138,6 +146,39 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dropInvalid returns b without the rows the store refuses, logging each.
+func (w *Writer) dropInvalid(b persistence.WriteBatch) persistence.WriteBatch {
+	ds := b.Decisions[:0:0]
+	for i := range b.Decisions {
+		if err := b.Decisions[i].Validate(); err != nil {
+			w.log.Error("write-behind dropped a decision the store refuses", "session", b.Decisions[i].SessionID,
+				"seq", b.Decisions[i].Seq, "err", err)
+			continue
+		}
+		ds = append(ds, b.Decisions[i])
+	}
+	var ss []persistence.Snapshot
+	for i := range b.Snapshots {
+		if err := b.Snapshots[i].Validate(); err != nil {
+			w.log.Error("write-behind dropped a snapshot the store refuses", "session", b.Snapshots[i].SessionID,
+				"version", b.Snapshots[i].Version, "err", err)
+			continue
+		}
+		ss = append(ss, b.Snapshots[i])
+	}
+	w.mu.Lock()
+	w.invalid += int64(len(b.Decisions) - len(ds) + len(b.Snapshots) - len(ss))
+	w.mu.Unlock()
+	return persistence.WriteBatch{Decisions: ds, Snapshots: ss}
+}
+
+// Invalid returns how many rows were dropped because the store refused them.
+func (w *Writer) Invalid() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.invalid
 }
 
 // Pending returns how many decisions wait to be written.

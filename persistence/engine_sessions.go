@@ -187,7 +187,8 @@ select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from s
 // Write stores a batch in one round trip and one transaction (pgx sends a batch as one pipeline ending in a single
 // Sync, which Postgres runs as one implicit transaction): decisions already stored are kept as they are, and each
 // snapshot is written only if it is newer than the stored one. Retrying a batch after a timeout is safe. Rows of
-// sessions that no longer exist are dropped and reported in Gone; refused snapshots are reported in Stale. An
+// sessions that no longer exist are dropped and reported in Gone; refused snapshots are reported in Stale. A row
+// that breaks the store's rules (see Decision.Validate) fails the batch with an error wrapping ErrInvalid. An
 // error means nothing was written.
 func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error) {
 	var res WriteResult
@@ -225,11 +226,8 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		return res, err
 	}
 	for _, sn := range w.Snapshots {
-		if math.IsNaN(sn.Risk) || sn.Risk < 0 || sn.Risk > 1 {
-			return res, fmt.Errorf("persistence: snapshot of %s: risk %v outside [0, 1]", sn.SessionID, sn.Risk)
-		}
-		if sn.Version < 1 {
-			return res, fmt.Errorf("persistence: snapshot of %s: version %d, want >= 1", sn.SessionID, sn.Version)
+		if err := sn.Validate(); err != nil {
+			return res, err
 		}
 		data := sn.Data
 		if data == nil {
@@ -267,7 +265,7 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 		}
 		u, err := engUUID("session id", id)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (%w)", err, ErrInvalid)
 		}
 		byID[id] = u
 		ids = append(ids, u)
@@ -314,36 +312,12 @@ func engQueueDecisions(b *pgx.Batch, ds []Decision, ids []pgtype.UUID, byID map[
 	}
 	buf := make([]byte, size)
 	for i, d := range ds {
-		if d.Seq < 1 {
-			return fmt.Errorf("persistence: decision of %s: seq %d, want >= 1", d.SessionID, d.Seq)
+		if err := d.Validate(); err != nil {
+			return err
 		}
-		if math.IsNaN(d.Risk) || d.Risk < 0 || d.Risk > 1 {
-			return fmt.Errorf("persistence: decision %d of %s: risk %v outside [0, 1]", d.Seq, d.SessionID, d.Risk)
-		}
-		if d.SampleRisk != nil && (math.IsNaN(*d.SampleRisk) || *d.SampleRisk < 0 || *d.SampleRisk > 1) {
-			return fmt.Errorf("persistence: decision %d of %s: sample risk %v outside [0, 1]",
-				d.Seq, d.SessionID, *d.SampleRisk)
-		}
-		if d.LatencyUS < 0 || d.LatencyUS > math.MaxInt32 {
-			return fmt.Errorf("persistence: decision %d of %s: latency %dus out of range",
-				d.Seq, d.SessionID, d.LatencyUS)
-		}
-		for _, r := range d.Reasons {
-			if r == "" || strings.Contains(r, ReasonSeparator) || !utf8.ValidString(r) {
-				return fmt.Errorf("persistence: decision %d of %s: reason %q is empty, not UTF-8 or holds the "+
-					"separator", d.Seq, d.SessionID, r)
-			}
-		}
-		switch {
-		case d.VectorKey != "":
-			if err := engCheckVector(d.Vector); err != nil {
-				return fmt.Errorf("persistence: decision %d of %s: vector %q: %w",
-					d.Seq, d.SessionID, d.VectorKey, err)
-			}
+		if d.VectorKey != "" {
 			vecKeys[i] = d.VectorKey
 			vecs[i], buf = engPutVector(buf, d.Vector)
-		case len(d.Vector) > 0:
-			return fmt.Errorf("persistence: decision %d of %s: a vector without a key", d.Seq, d.SessionID)
 		}
 		// As uuids, not strings: pgx sends those in binary, strings as text at an error allocation each.
 		sessionIDs[i], seqs[i], eventSeqs[i], ats[i] = byID[d.SessionID], d.Seq, d.EventSeq, d.At
@@ -353,6 +327,60 @@ func engQueueDecisions(b *pgx.Batch, ds []Decision, ids []pgtype.UUID, byID map[
 	}
 	b.Queue(sqlInsertDecisions, sessionIDs, seqs, eventSeqs, ats, actions, risks, modes, fields, modalities, stats,
 		sampleRisks, reasons, latencies, vecKeys, vecs, ids)
+	return nil
+}
+
+// Validate reports why Write would refuse d (wrapping ErrInvalid), or nil.
+func (d *Decision) Validate() error {
+	if _, err := engUUID("session id", d.SessionID); err != nil {
+		return fmt.Errorf("%w (%w)", err, ErrInvalid)
+	}
+	if d.Seq < 1 {
+		return fmt.Errorf("persistence: decision of %s: seq %d, want >= 1: %w", d.SessionID, d.Seq, ErrInvalid)
+	}
+	if math.IsNaN(d.Risk) || d.Risk < 0 || d.Risk > 1 {
+		return fmt.Errorf("persistence: decision %d of %s: risk %v outside [0, 1]: %w", d.Seq, d.SessionID, d.Risk,
+			ErrInvalid)
+	}
+	if d.SampleRisk != nil && (math.IsNaN(*d.SampleRisk) || *d.SampleRisk < 0 || *d.SampleRisk > 1) {
+		return fmt.Errorf("persistence: decision %d of %s: sample risk %v outside [0, 1]: %w",
+			d.Seq, d.SessionID, *d.SampleRisk, ErrInvalid)
+	}
+	if d.LatencyUS < 0 || d.LatencyUS > math.MaxInt32 {
+		return fmt.Errorf("persistence: decision %d of %s: latency %dus out of range: %w",
+			d.Seq, d.SessionID, d.LatencyUS, ErrInvalid)
+	}
+	for _, r := range d.Reasons {
+		if r == "" || strings.Contains(r, ReasonSeparator) || !utf8.ValidString(r) {
+			return fmt.Errorf("persistence: decision %d of %s: reason %q is empty, not UTF-8 or holds the "+
+				"separator: %w", d.Seq, d.SessionID, r, ErrInvalid)
+		}
+	}
+	switch {
+	case d.VectorKey != "":
+		if err := engCheckVector(d.Vector); err != nil {
+			return fmt.Errorf("persistence: decision %d of %s: vector %q: %w (%w)",
+				d.Seq, d.SessionID, d.VectorKey, err, ErrInvalid)
+		}
+	case len(d.Vector) > 0:
+		return fmt.Errorf("persistence: decision %d of %s: a vector without a key: %w", d.Seq, d.SessionID,
+			ErrInvalid)
+	}
+	return nil
+}
+
+// Validate reports why Write would refuse sn (wrapping ErrInvalid), or nil.
+func (sn *Snapshot) Validate() error {
+	if _, err := engUUID("session id", sn.SessionID); err != nil {
+		return fmt.Errorf("%w (%w)", err, ErrInvalid)
+	}
+	if math.IsNaN(sn.Risk) || sn.Risk < 0 || sn.Risk > 1 {
+		return fmt.Errorf("persistence: snapshot of %s: risk %v outside [0, 1]: %w", sn.SessionID, sn.Risk, ErrInvalid)
+	}
+	if sn.Version < 1 {
+		return fmt.Errorf("persistence: snapshot of %s: version %d, want >= 1: %w", sn.SessionID, sn.Version,
+			ErrInvalid)
+	}
 	return nil
 }
 
