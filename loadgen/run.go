@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -58,6 +59,9 @@ type Result struct {
 	LatencyP99us  float64 `json:"latency_p99_us"`
 	LatencyP999us float64 `json:"latency_p999_us"`
 	SetupSeconds  float64 `json:"setup_seconds"`
+	// ClientCPUSeconds is the CPU time (user + system) the load generator itself spent while streaming: on a
+	// machine shared with what it measures, its own cost per frame is part of the picture.
+	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
 }
 
 func (c *Config) defaults() error {
@@ -105,6 +109,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(cfg.Users) / cfg.Rate)
 	}
+	cpu0 := processCPU()
 	start := time.Now()
 	for i, s := range sessions {
 		wg.Add(1)
@@ -117,6 +122,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	stopProgress()
 	el := time.Since(start).Seconds()
+	res.ClientCPUSeconds = (processCPU() - cpu0).Seconds()
 
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -380,6 +386,15 @@ func progress(w io.Writer, c *counters, start time.Time) func() {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// processCPU returns the CPU time this process has used (user + system); zero where the system cannot say.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // RSS returns the resident memory of process pid in bytes (Linux).

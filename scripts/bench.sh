@@ -2,7 +2,7 @@
 # `make bench`: every performance figure of the README, measured side by side in one run on this machine.
 #   1. the ceiling: a bare gorilla/websocket echo server answering the same frames, same client, same loopback
 #   2. the node under the same closed-loop load (its maximum throughput)
-#   3. both, and their ratio
+#   3. both, their ratio, and the CPU time each process (server, Postgres, client) spent per frame
 #   4. the node paced at half its maximum: decision latency percentiles
 #   5. 10,000 concurrent idle sessions: resident memory per live session
 #   6. the Go benchmarks of the hot path (features, scoring, FAISS search, decision), with allocations
@@ -22,15 +22,32 @@ go build -o bin/ ./cmd/...
 ctl=bin/behaviorctl
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+hz=$(getconf CLK_TCK)
+# cpu PID...: CPU time in ticks of each process, "pid ticks" per line (processes gone are skipped).
+cpu() { local p; for p in "$@"; do [ -r "/proc/$p/stat" ] && echo "$p $(awk '{print $14+$15}' "/proc/$p/stat")"; done; }
+# postgres: the project's postmaster and its backends, by the postmaster's pid file.
+postgres() { local pm; pm=$(head -1 "${BEHAVIOR_PG_DATA:-$top/.data/pg}/pgdata/postmaster.pid" 2>/dev/null) || return 0; echo "$pm" $(pgrep -P "$pm"); }
+# spent BEFORE AFTER: seconds of CPU between two `cpu` listings (a process born in between counts from zero).
+spent() { python3 - "$1" "$2" "$hz" <<'PY'
+import sys
+before = dict(l.split() for l in sys.argv[1].splitlines() if l.strip())
+after = dict(l.split() for l in sys.argv[2].splitlines() if l.strip())
+print(sum(int(t) - int(before.get(p, 0)) for p, t in after.items()) / int(sys.argv[3]))
+PY
+}
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 echo "== 1. ceiling: bare gorilla/websocket echo server"
 eport=$(port)
-$ctl echo -listen 127.0.0.1:$eport 2>/dev/null & pids+=($!)
+$ctl echo -listen 127.0.0.1:$eport 2>/dev/null & echo_pid=$!
+pids+=($echo_pid)
 sleep 0.5
+c0=$(cpu $echo_pid)
 $ctl load -echo -url http://127.0.0.1:$eport -users "$USERS" -duration "${SECS}s" -json $out/echo.json
+echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $echo_pid)")}" > $out/echo-cpu.json
 
 echo "== 2. node: same load, closed loop"
 hport=$(port); aport=$(port)
@@ -43,7 +60,11 @@ BEHAVIOR_TELEMETRY_LOG_LEVEL=warn \
   -cluster.automanaged.port $aport -cluster.automanaged.hosts 127.0.0.1:$aport 2>$out/node.log & node=$!
 pids+=($node)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:$hport/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+# Users are set up (and their profiles created) before the measured run, so that setup is not in its CPU figures.
+$ctl load -url http://127.0.0.1:$hport -users "$USERS" -duration 2s -prefix 41 >/dev/null
+c0=$(cpu $node); g0=$(cpu $(postgres))
 $ctl load -url http://127.0.0.1:$hport -users "$USERS" -duration "${SECS}s" -prefix 41 -json $out/node-max.json
+echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $node)"), \"postgres_cpu_seconds\": $(spent "$g0" "$(cpu $(postgres))")}" > $out/node-cpu.json
 
 echo "== 3. ratio"
 python3 - "$out" <<'PY'
@@ -86,6 +107,10 @@ print(f"| node / ceiling | {m['events_per_sec']/e['events_per_sec']:.2f} | >= 0.
 print(f"| decision latency at half max ({h['frames']/h['seconds']:.0f} frames/s, {h['samples_per_sec']:.0f} samples/s) | p50 {h['latency_p50_us']:.0f} us, p99 {h['latency_p99_us']:.0f} us, p99.9 {h['latency_p999_us']:.0f} us | p99 < 10 ms |")
 print(f"| resident memory per idle live session ({i['sessions']} sessions) | {i['kib_per_session']:.1f} KiB | < 40 KiB |")
 print(f"| errors / reconnects (max run) | {m['errors']} / {m['reconnects']} | 0 |")
+ec = json.load(open(f"{d}/echo-cpu.json")); nc = json.load(open(f"{d}/node-cpu.json"))
+us = lambda sec, r: sec / r['frames'] * 1e6
+print(f"| CPU per frame, echo run | echo server {us(ec['server_cpu_seconds'], e):.1f} us + client {us(e['client_cpu_seconds'], e):.1f} us | |")
+print(f"| CPU per frame, node run | node {us(nc['server_cpu_seconds'], m):.1f} us + Postgres {us(nc['postgres_cpu_seconds'], m):.1f} us + client {us(m['client_cpu_seconds'], m):.1f} us | |")
 import re
 lb = open(f"{d}/login-bench.txt").read()
 p50 = re.search(r"([0-9.]+) p50-ms", lb); p99 = re.search(r"([0-9.]+) p99-ms", lb)
