@@ -1,11 +1,10 @@
 package actors
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,15 +21,45 @@ const KindIndex = "index"
 // rebuilds it from its templates.
 var ErrIndexMissing = errors.New("actors: index not loaded")
 
-// IndexPool is a pool of local actors that own FAISS indexes, each index owned by exactly one actor so that no
-// two goroutines touch it at once. An index lives in the actor its key hashes to. Memory stays bounded: each
-// actor keeps at most its share of index.max_indexes, evicting the least recently used, and drops indexes idle
-// for index.idle_evict.
+// IndexPool is a pool of local actors that own FAISS indexes. An index lives in the actor its key hashes to,
+// which alone creates, rebuilds and frees it. Memory stays bounded: each actor keeps at most its share of
+// index.max_indexes, evicting the least recently used, and drops indexes idle for index.idle_evict.
+//
+// Searches, adds and counts on an index that exists do not go through the actor's mailbox: the actor publishes
+// its indexes in its shard, each behind its own lock, and a caller that finds the index there uses it under that
+// lock. A message per search (a mailbox run and two goroutine switches) cost about as much as the search. What
+// changes an index's life (creation by Reset, rebuild, eviction, Drop, a crash) stays with the actor, and a
+// caller that finds no index falls back to a message, whose answer (ErrIndexMissing) makes the owner rebuild it.
 type IndexPool struct {
-	e    *Engine
-	cfg  config.Index
-	pids []*actor.PID
-	stop func()
+	e      *Engine
+	cfg    config.Index
+	pids   []*actor.PID
+	shards []*poolShard
+	// direct is false when a fault hook is installed: faults are injected on the actors' messages, so tests of
+	// an index actor's crash send every call through its mailbox.
+	direct bool
+	stop   func()
+}
+
+// poolShard is one actor's indexes, readable by callers; only the actor adds or removes entries.
+type poolShard struct {
+	mu      sync.RWMutex
+	entries map[string]*poolEntry
+}
+
+func (s *poolShard) get(key string) *poolEntry {
+	s.mu.RLock()
+	ent := s.entries[key]
+	s.mu.RUnlock()
+	return ent
+}
+
+// poolEntry is one index. idx is nil once the owner freed it; every call into idx holds mu.
+type poolEntry struct {
+	key  string
+	mu   sync.Mutex
+	idx  *index.Index
+	used atomic.Int64 // unix nanoseconds of the last use
 }
 
 type poolOp uint8
@@ -71,10 +100,14 @@ func newIndexPool(e *Engine, cfg config.Index) *IndexPool { return &IndexPool{e:
 
 func (p *IndexPool) start() {
 	per := max(p.cfg.MaxIndexes/p.cfg.PoolSize, 1)
+	p.direct = p.e.faults == nil
 	p.pids = make([]*actor.PID, p.cfg.PoolSize)
+	p.shards = make([]*poolShard, p.cfg.PoolSize)
 	for i := range p.pids {
+		shard := &poolShard{entries: make(map[string]*poolEntry)}
+		p.shards[i] = shard
 		props := actor.PropsFromProducer(func() actor.Actor {
-			return &poolActor{e: p.e, capacity: per, idle: p.cfg.IdleEvict, entries: make(map[string]*list.Element), lru: list.New()}
+			return &poolActor{e: p.e, capacity: per, idle: p.cfg.IdleEvict, shard: shard}
 		}, actor.WithDispatcher(p.e.dispatcher))
 		p.pids[i] = p.e.system.Root.Spawn(props)
 	}
@@ -108,10 +141,36 @@ func (p *IndexPool) shutdown() {
 	}
 }
 
-func (p *IndexPool) pidFor(key string) *actor.PID {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return p.pids[int(h.Sum32())%len(p.pids)]
+// slot is the actor (and shard) key lives in: FNV-1a of the key, without allocating.
+func (p *IndexPool) slot(key string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h) % len(p.pids)
+}
+
+func (p *IndexPool) pidFor(key string) *actor.PID { return p.pids[p.slot(key)] }
+
+// directly runs op on the index under key without a message, if the index exists; ok is false otherwise.
+func (p *IndexPool) directly(key string, op func(*index.Index) (int, error)) (n int, err error, ok bool) {
+	if !p.direct {
+		return 0, nil, false
+	}
+	ent := p.shards[p.slot(key)].get(key)
+	if ent == nil {
+		return 0, nil, false
+	}
+	ent.mu.Lock()
+	if ent.idx == nil {
+		ent.mu.Unlock()
+		return 0, nil, false
+	}
+	n, err = op(ent.idx)
+	ent.mu.Unlock()
+	ent.used.Store(time.Now().UnixNano())
+	return n, err, true
 }
 
 // poolTimeout bounds one index operation; a search on a per-user index takes microseconds.
@@ -150,12 +209,18 @@ func (p *IndexPool) Handle(key string, dim int) scoring.Index {
 	return poolIndex{p: p, key: key, dim: dim}
 }
 
-// Drop frees the index under key.
+// Drop frees the index under key. It is done when Drop returns, so the caller's next call finds the index
+// missing (through the owner's mailbox when calls take that way, which keeps them in order too).
 func (p *IndexPool) Drop(key string) {
+	if p.direct {
+		p.shards[p.slot(key)].drop(key, &p.e.stats)
+		return
+	}
 	p.e.system.Root.Send(p.pidFor(key), &poolReq{op: opDrop, key: key})
 }
 
-// poolIndex is a scoring.Index whose every call is a message to the owning actor.
+// poolIndex is a scoring.Index over the pool's index under key: searches, adds and counts go straight to an
+// existing index, everything else is a message to the owning actor.
 type poolIndex struct {
 	p   *IndexPool
 	key string
@@ -165,11 +230,22 @@ type poolIndex struct {
 var _ scoring.Index = poolIndex{}
 
 func (x poolIndex) SearchInto(q []float32, k int, dist []float32, labels []int64) error {
+	if _, err, ok := x.p.directly(x.key, func(idx *index.Index) (int, error) {
+		return 0, idx.SearchInto(q, k, dist, labels)
+	}); ok {
+		return err
+	}
 	_, err := x.p.do(&poolReq{op: opSearch, key: x.key, dim: x.dim, vecs: q, k: k, dist: dist, labels: labels})
 	return err
 }
 
 func (x poolIndex) Len() int {
+	if n, err, ok := x.p.directly(x.key, func(idx *index.Index) (int, error) { return idx.Len(), nil }); ok {
+		if err != nil {
+			return 0
+		}
+		return n
+	}
 	n, err := x.p.do(&poolReq{op: opLen, key: x.key})
 	if err != nil {
 		return 0
@@ -178,6 +254,11 @@ func (x poolIndex) Len() int {
 }
 
 func (x poolIndex) AddWithIDs(vecs []float32, ids []int64) error {
+	if _, err, ok := x.p.directly(x.key, func(idx *index.Index) (int, error) {
+		return 0, idx.AddWithIDs(vecs, ids)
+	}); ok {
+		return err
+	}
 	_, err := x.p.do(&poolReq{op: opAdd, key: x.key, dim: x.dim, vecs: vecs, ids: ids})
 	return err
 }
@@ -191,19 +272,12 @@ func (x poolIndex) Reset() error {
 	return err
 }
 
-type poolEntry struct {
-	key  string
-	idx  *index.Index
-	used time.Time
-}
-
-// poolActor owns its share of the indexes.
+// poolActor owns its share of the indexes (its shard).
 type poolActor struct {
 	e        *Engine
 	capacity int
 	idle     time.Duration
-	entries  map[string]*list.Element
-	lru      *list.List // front = most recently used
+	shard    *poolShard
 }
 
 func (a *poolActor) Receive(ctx actor.Context) {
@@ -231,14 +305,14 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 		a.drop(m.key)
 		return 0, nil
 	}
-	el, ok := a.entries[m.key]
-	if ok && m.op == opReset && el.Value.(*poolEntry).idx.Dim() != m.dim {
+	ent := a.shard.get(m.key)
+	if ent != nil && m.op == opReset && ent.dim() != m.dim {
 		// The owner rebuilds under the same key with another length (its field enrolled again, with a longer
 		// or shorter secret): emptying the old index would keep its length, and every add would fail.
 		a.drop(m.key)
-		ok = false
+		ent = nil
 	}
-	if !ok {
+	if ent == nil {
 		// Only a Reset (the start of a build from the templates) creates an index: an add to an index that was
 		// evicted would otherwise leave it holding a fraction of the vectors, and searches would be wrong.
 		switch m.op {
@@ -251,14 +325,17 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		el = a.lru.PushFront(&poolEntry{key: m.key, idx: idx})
+		ent = &poolEntry{key: m.key, idx: idx}
+		ent.used.Store(time.Now().UnixNano())
+		a.evictOver(a.capacity - 1)
+		a.shard.mu.Lock()
+		a.shard.entries[m.key] = ent
+		a.shard.mu.Unlock()
 		a.e.stats.indexes.Add(1)
-		a.entries[m.key] = el
-		a.evictOver()
 	}
-	ent := el.Value.(*poolEntry)
-	ent.used = time.Now()
-	a.lru.MoveToFront(el)
+	ent.used.Store(time.Now().UnixNano())
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
 	switch m.op {
 	case opSearch:
 		return 0, ent.idx.SearchInto(m.vecs, m.k, m.dist, m.labels)
@@ -274,36 +351,80 @@ func (a *poolActor) handle(m *poolReq) (int, error) {
 	return 0, fmt.Errorf("index pool: unknown op %d", m.op)
 }
 
-func (a *poolActor) drop(key string) {
-	if el, ok := a.entries[key]; ok {
-		_ = el.Value.(*poolEntry).idx.Close()
-		a.e.stats.indexes.Add(-1)
-		a.lru.Remove(el)
-		delete(a.entries, key)
+// dim is the index's vector length (0 once freed).
+func (ent *poolEntry) dim() int {
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
+	if ent.idx == nil {
+		return 0
 	}
+	return ent.idx.Dim()
 }
 
-func (a *poolActor) evictOver() {
-	for a.lru.Len() > a.capacity {
-		a.drop(a.lru.Back().Value.(*poolEntry).key)
+func (a *poolActor) drop(key string) { a.shard.drop(key, &a.e.stats) }
+
+// drop unpublishes the index under key and frees it once no caller is inside it. The shard's map and each
+// entry's lock are all the state there is, so the owner and Drop's callers may both drop.
+func (s *poolShard) drop(key string, st *counters) {
+	s.mu.Lock()
+	ent, ok := s.entries[key]
+	delete(s.entries, key)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	ent.mu.Lock()
+	_ = ent.idx.Close()
+	ent.idx = nil
+	ent.mu.Unlock()
+	st.indexes.Add(-1)
+}
+
+// evictOver drops the least recently used indexes until at most n remain. Uses are stamped by callers without
+// the actor, so the order is read from the stamps when it is needed (rarely: at capacity) rather than kept.
+func (a *poolActor) evictOver(n int) {
+	for {
+		a.shard.mu.RLock()
+		over := len(a.shard.entries) > n
+		oldest, at := "", int64(0)
+		if over {
+			for key, ent := range a.shard.entries {
+				if u := ent.used.Load(); oldest == "" || u < at {
+					oldest, at = key, u
+				}
+			}
+		}
+		a.shard.mu.RUnlock()
+		if !over {
+			return
+		}
+		a.drop(oldest)
 	}
 }
 
 func (a *poolActor) evictIdle() {
-	cutoff := time.Now().Add(-a.idle)
-	for el := a.lru.Back(); el != nil; {
-		ent := el.Value.(*poolEntry)
-		if ent.used.After(cutoff) {
-			return
+	cutoff := time.Now().Add(-a.idle).UnixNano()
+	var idle []string
+	a.shard.mu.RLock()
+	for key, ent := range a.shard.entries {
+		if ent.used.Load() < cutoff {
+			idle = append(idle, key)
 		}
-		prev := el.Prev()
-		a.drop(ent.key)
-		el = prev
+	}
+	a.shard.mu.RUnlock()
+	for _, key := range idle {
+		a.drop(key)
 	}
 }
 
 func (a *poolActor) closeAll() {
-	for key := range a.entries {
+	a.shard.mu.RLock()
+	keys := make([]string, 0, len(a.shard.entries))
+	for key := range a.shard.entries {
+		keys = append(keys, key)
+	}
+	a.shard.mu.RUnlock()
+	for _, key := range keys {
 		a.drop(key)
 	}
 }

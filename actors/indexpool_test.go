@@ -3,6 +3,10 @@ package actors
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/behaviorauth/engine/config"
+	"github.com/behaviorauth/engine/scoring"
 )
 
 // TestIndexPool holds the pool's rules: only a Reset creates an index (an add or a search of a missing one is
@@ -42,5 +46,48 @@ func TestIndexPool(t *testing.T) {
 	}
 	if h31.Len() != 0 {
 		t.Fatalf("a dropped index has %d vectors", h31.Len())
+	}
+}
+
+// TestIndexPoolEviction: at capacity the least recently used index goes, uses that took the direct path
+// included; an index idle past idle_evict goes too.
+func TestIndexPoolEviction(t *testing.T) {
+	e := benchEngine(t)
+	p := newIndexPool(e, config.Index{PoolSize: 1, MaxIndexes: 2, IdleEvict: time.Hour})
+	p.start()
+	t.Cleanup(p.shutdown)
+	h := func(key string) scoring.Index { return p.Handle(key, 4) }
+	dist, labels := make([]float32, 1), make([]int64, 1)
+	search := func(key string) error { return h(key).SearchInto([]float32{1, 2, 3, 4}, 1, dist, labels) }
+	tick := func() { time.Sleep(2 * time.Millisecond) }
+
+	for _, key := range []string{"a", "b"} {
+		if err := h(key).Reset(); err != nil {
+			t.Fatal(err)
+		}
+		tick()
+	}
+	if err := search("a"); err != nil { // "a" is now the most recently used, by the direct path
+		t.Fatal(err)
+	}
+	tick()
+	if err := h("c").Reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key  string
+		want error
+	}{{"a", nil}, {"b", ErrIndexMissing}, {"c", nil}} {
+		if err := search(tc.key); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Fatalf("search of %q after the eviction: %v, want %v", tc.key, err, tc.want)
+		}
+	}
+
+	// Idle eviction: with everything older than the cutoff, every index goes.
+	a := &poolActor{e: e, capacity: 2, idle: time.Nanosecond, shard: p.shards[0]}
+	tick()
+	a.evictIdle()
+	if err := search("a"); !errors.Is(err, ErrIndexMissing) {
+		t.Fatalf("search after idle eviction: %v, want %v", err, ErrIndexMissing)
 	}
 }

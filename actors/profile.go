@@ -46,6 +46,9 @@ type fieldModel struct {
 	dirty    bool
 	samples  int
 
+	ix    scoring.Index // the templates' index in the pool (kept: building the handle allocates)
+	ixDim int           // the length ix was made for
+
 	fraudN      int              // fraud vectors in the fraud index (0: none)
 	fraudLoaded time.Time        // when the fraud vectors were last loaded
 	fraud       scoring.FraudSet // identity standardization: the index holds vectors already in the user's space
@@ -206,7 +209,10 @@ func (p *profileActor) field(key, modality string) (*fieldModel, error) {
 // withIndex runs op on the field's index in the pool, rebuilding the index from the templates once if the pool
 // lost it (evicted, or its actor crashed).
 func (p *profileActor) withIndex(f *fieldModel, op func(scoring.Index) error) error {
-	h := p.eng.pool.Handle(p.indexKey(f.key), f.set.Dim())
+	if f.ix == nil || f.ixDim != f.set.Dim() {
+		f.ix, f.ixDim = p.eng.pool.Handle(p.indexKey(f.key), f.set.Dim()), f.set.Dim()
+	}
+	h := f.ix
 	err := op(h)
 	if err == nil || !errors.Is(err, ErrIndexMissing) {
 		return err
