@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,10 +76,12 @@ type Engine struct {
 	dispatcher *workerDispatcher
 	// replies are the reusable reply addresses of the engine's requests to actors.
 	replies *replies
-	members members
-	metrics *engineMetrics
-	handoff sync.Map // session id -> handoff from a crashed incarnation
-	stats   counters
+	// topology counts cluster topology changes: a cachedPID from an older one is looked up again.
+	topology atomic.Uint64
+	members  members
+	metrics  *engineMetrics
+	handoff  sync.Map // session id -> handoff from a crashed incarnation
+	stats    counters
 
 	rateMu                  sync.Mutex
 	rateAt                  time.Time
@@ -120,6 +123,7 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 	d.System.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*cluster.ClusterTopology); ok {
 			e.members.set(t)
+			e.topology.Add(1)
 		}
 	})
 	m, err := newEngineMetrics(d.Meter, e)
@@ -198,11 +202,19 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 			attribute.String("actor.kind", kind), attribute.String("actor.identity", identity)))
 		defer span.End()
 	}
-	return e.requestWithin(identity, kind, msg, timeout)
+	return e.requestWithin(identity, kind, msg, timeout, nil)
+}
+
+// cachedPID is a caller's own memory of the activation it asks again and again (a session its user's profile),
+// sparing the cluster lookup per request. It holds only within one cluster topology, and until a request fails.
+type cachedPID struct {
+	pid *actor.PID
+	gen uint64 // Engine.topology when pid was looked up
 }
 
 // requestWithin is request with its wait given as a duration: the event path's requests carry no context.
-func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Duration) (any, error) {
+// cached, when not nil, is the caller's cachedPID for identity.
+func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Duration, cached *cachedPID) (any, error) {
 	if timeout <= 0 {
 		return nil, fmt.Errorf("%s %s: %w", kind, identity, ErrUnavailable)
 	}
@@ -212,7 +224,16 @@ func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Dura
 			// The activation stopped (idle, or its member left): give the lookup a moment to notice.
 			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 		}
-		pid := e.pid(identity, kind)
+		var pid *actor.PID
+		gen := e.topology.Load()
+		if cached != nil && cached.pid != nil && cached.gen == gen && attempt == 0 {
+			pid = cached.pid
+		} else {
+			pid = e.pid(identity, kind)
+			if cached != nil {
+				*cached = cachedPID{pid: pid, gen: gen}
+			}
+		}
 		if pid == nil {
 			lastErr = errors.New("no activation")
 			e.cluster.PidCache.Remove(identity, kind)
@@ -224,6 +245,9 @@ func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Dura
 		}
 		lastErr = err
 		e.cluster.PidCache.Remove(identity, kind)
+		if cached != nil {
+			*cached = cachedPID{}
+		}
 		if !errors.Is(err, actor.ErrDeadLetter) {
 			break
 		}
@@ -233,8 +257,8 @@ func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Dura
 
 // score asks the user's profile actor; called from a session actor, so it waits at most half the request
 // timeout, leaving the session time to answer its own caller.
-func (e *Engine) score(_ actor.Context, userID string, m *enginepb.Score) (*enginepb.ScoreReply, error) {
-	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2)
+func (e *Engine) score(userID string, m *enginepb.Score, cached *cachedPID) (*enginepb.ScoreReply, error) {
+	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2, cached)
 	if err != nil {
 		return nil, err
 	}

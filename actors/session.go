@@ -63,9 +63,10 @@ type sample struct {
 
 // sessionActor is one live session (cluster kind "session", identity = session id).
 type sessionActor struct {
-	eng *Engine
-	id  string
-	st  *enginepb.Snapshot // nil until the session is known (Start or Postgres)
+	eng     *Engine
+	id      string
+	st      *enginepb.Snapshot // nil until the session is known (Start or Postgres)
+	profile cachedPID          // the user's profile activation, as last looked up
 
 	win     window
 	keys    map[string]*features.KeystrokeAccumulator
@@ -472,10 +473,10 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 		d.Mode = ModeScoring
 	} else {
 		var err error
-		sc, err = s.eng.score(ctx, s.st.UserId, &enginepb.Score{
+		sc, err = s.eng.score(s.st.UserId, &enginepb.Score{
 			SessionId: s.id, SampleSeq: d.Seq, Key: smp.key, Modality: smp.modality,
 			Vector: smp.vec, Fingerprint: smp.fingerprint, Learn: !degraded && s.st.State == StateActive,
-		})
+		}, &s.profile)
 		if err != nil {
 			degraded = true
 			d.Reasons = append(d.Reasons, "profile_unreachable")
