@@ -445,7 +445,7 @@ func (d *wsDecoder) readEvent(i int32, f *wsFrame) bool {
 				if !ok {
 					return false
 				}
-				v, err := strconv.ParseFloat(string(n), 64)
+				v, err := parseNumber(n)
 				if why := wsCheckNumber(k, v, err); why != "" {
 					e.bad |= 1 << k
 					e.why[k] = why
@@ -722,6 +722,45 @@ func (d *wsDecoder) readNumber() ([]byte, bool) {
 		}
 	}
 	return d.data[start:d.pos], true
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseNumber converts a JSON number's text (as readNumber returns it) to a float64. Event fields are mostly
+// short decimals ("1234.5"): with at most 15 significant digits and no exponent, the digits are an exact integer
+// and the power of ten exact, so one division rounds correctly, the same value strconv.ParseFloat gives,
+// without its general parse. Anything else goes to strconv.
+func parseNumber(b []byte) (float64, error) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return strconv.ParseFloat(string(b), 64)
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return strconv.ParseFloat(string(b), 64)
+	}
+	v := float64(mant) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, nil
 }
 
 func (d *wsDecoder) digits() int {

@@ -2,8 +2,10 @@ package transport
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -389,4 +391,37 @@ func wsTestRequest(authorization, protocols string) *http.Request {
 		r.Header.Set("Sec-WebSocket-Protocol", protocols)
 	}
 	return r
+}
+
+func TestParseNumber(t *testing.T) {
+	tests := []string{
+		"0", "-0", "1", "-1", "1234.5", "0.1", "0.3", "-12.345", "123456789012345", "1234567890123456",
+		"12345678.9012345", "0.000000000000001", "9007199254740993", "1e3", "1.5E-7", "-2.5e+10",
+		"99999999999999.9", "4.35", "1761134567.891", "0.000001", "00012", "1.000000000000000000001",
+	}
+	for _, in := range tests {
+		t.Run(in, func(t *testing.T) {
+			want, werr := strconv.ParseFloat(in, 64)
+			got, err := parseNumber([]byte(in))
+			if (err != nil) != (werr != nil) || math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("parseNumber(%q) = %v, %v; strconv gives %v, %v", in, got, err, want, werr)
+			}
+		})
+	}
+}
+
+func FuzzParseNumber(f *testing.F) {
+	for _, s := range []string{"0", "-1.5", "1234.5", "1e3", "123456789012345.6"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		want, werr := strconv.ParseFloat(in, 64)
+		if werr != nil {
+			return // the decoder only hands over what readNumber accepted, which strconv parses
+		}
+		got, err := parseNumber([]byte(in))
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseNumber(%q) = %v, %v; strconv gives %v", in, got, err, want)
+		}
+	})
 }
