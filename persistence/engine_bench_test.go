@@ -1,9 +1,15 @@
 package persistence_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/behaviorauth/engine/persistence"
 )
@@ -41,7 +47,8 @@ func BenchmarkVectorCodec(b *testing.B) {
 
 // BenchmarkWrite measures one write-behind flush against the real Postgres: 32 sessions with 20 decisions each,
 // every decision carrying a 28-dimension sample vector (a fixed field's keystroke vector), with and without one
-// snapshot per session. ns/decision is the flush's time divided by its decisions.
+// snapshot per session. ns/decision is the flush's time divided by its decisions; pg-us/flush is the CPU the
+// database's backends spent per flush (from /proc, so only when Postgres runs on this machine).
 func BenchmarkWrite(b *testing.B) {
 	db := engNewDB(b)
 	ctx := engCtx(b)
@@ -60,6 +67,7 @@ func BenchmarkWrite(b *testing.B) {
 	for _, snapshots := range []bool{false, true} {
 		b.Run(fmt.Sprintf("decisions=%d/snapshots=%v", sessions*perSession, snapshots), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0, cpuOK := engBackendCPU(b, db.pool)
 			for b.Loop() {
 				var w persistence.WriteBatch
 				for range perSession {
@@ -82,6 +90,49 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sessions*perSession), "ns/decision")
+			if cpu1, ok := engBackendCPU(b, db.pool); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "pg-us/flush")
+			}
 		})
 	}
+}
+
+// engBackendCPU returns the CPU time (user and system) spent so far by the backends connected to pool's database,
+// read from /proc; false when they cannot be read (Postgres on another machine or user).
+func engBackendCPU(b *testing.B, pool *pgxpool.Pool) (time.Duration, bool) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := pool.Query(ctx, `select pid from pg_stat_activity where datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var total time.Duration
+	for rows.Next() {
+		var pid int32
+		if err := rows.Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, false
+		}
+		// Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks
+		// (100 per second on Linux).
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 13 {
+			return 0, false
+		}
+		u, err1 := strconv.ParseInt(f[11], 10, 64)
+		s, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		total += time.Duration(u+s) * 10 * time.Millisecond
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return total, true
 }
