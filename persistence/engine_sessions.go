@@ -1,11 +1,14 @@
 package persistence
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -147,26 +150,43 @@ type WriteResult struct {
 }
 
 // The batch's first statement: it returns the sessions that exist and locks them `for key share` until the batch
-// commits, so that none of them can be deleted (which deletes its decisions, see migration 003) between the
-// inserts' existence check and the commit. decisions has no foreign key to sessions (its trigger cost a query per
-// row); this lock, taken once per session per batch, is what keeps a decision from outliving its session.
+// commits, so that none of them can be deleted (which deletes its decisions, see migrations 003 and 004) between
+// the existence check and the commit. decision_chunks has no foreign key to sessions (its trigger would cost a
+// query per row); this lock, taken once per session per batch, is what keeps a decision from outliving its
+// session.
 const sqlLockSessions = `select id from sessions where id = any($1::uuid[]) for key share`
 
-// A decision seq already stored keeps its first row: that is the one the client was sent. Reasons travel as one
-// text per row joined by ReasonSeparator, since unnest cannot take a ragged text[][]; string_to_array makes an
-// empty text an empty array. Rows of sessions that do not exist are dropped: $16 lists the batch's sessions, so
-// the check is a semi-join with a handful of sessions rows, not a probe per row.
-const sqlInsertDecisions = `
-insert into decisions (session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk,
-	reasons, latency_us, vector_key, vector)
-select d.session_id, d.seq, d.event_seq, d.at, d.action, d.risk, d.mode, d.field, d.modality, d.status,
-	d.sample_risk, string_to_array(d.reasons, E'\x1f'), d.latency_us, nullif(d.vector_key, ''), d.vector
-from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::real[], $7::text[],
-	$8::text[], $9::text[], $10::text[], $11::real[], $12::text[], $13::int[], $14::text[], $15::bytea[])
-	as d(session_id, seq, event_seq, at, action, risk, mode, field, modality, status, sample_risk, reasons,
-		latency_us, vector_key, vector)
-where d.session_id in (select s.id from sessions s where s.id = any($16::uuid[]))
-on conflict (session_id, seq) do nothing`
+// Batches writing decisions of one session run one at a time: each takes a transaction-level advisory lock per
+// session (in the ascending order of $2, so that two batches cannot deadlock) before reading the session's
+// highest stored seq, and holds it until it commits. Without it two batches (a retry racing the original, or two
+// activations of the session on different nodes) could both read the same highest seq and store overlapping
+// chunks. A lock key is the session id's first four bytes: two sessions that share them only wait for each other.
+const sqlLockWriters = `select pg_advisory_xact_lock($1::int, k) from unnest($2::int[]) k`
+
+// sqlAdvisoryClass is the first key of the writers' advisory locks (the two-key form, which never collides with
+// the one-key locks that migrations take).
+const sqlAdvisoryClass = 4004
+
+// The highest stored seq of each session of $1 that has decisions: the last chunk by first_seq ends it, since a
+// session's chunks do not overlap (one probe of the primary key per session).
+const sqlHighestSeqs = `
+select s.id, c.last_seq from unnest($1::uuid[]) s(id)
+cross join lateral (select last_seq from decision_chunks where session_id = s.id order by first_seq desc limit 1) c`
+
+// One row per chunk: $1..$4 describe the chunks (session, first and last seq, first element's position in the
+// flat arrays) and $5..$17 are the decisions of all chunks end to end, one array per column, so the statement's
+// text (and its prepared plan) is the same whatever the batch; each chunk's arrays are slices of them. A chunk
+// whose session and first seq are stored already is kept as it is (the write is a retry that raced its original).
+const sqlInsertChunks = `
+insert into decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, risks, modes, fields,
+	modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors)
+select c.session_id, c.first_seq, c.last_seq, ($5::bigint[])[c.o:c.e], ($6::timestamptz[])[c.o:c.e],
+	($7::text[])[c.o:c.e], ($8::real[])[c.o:c.e], ($9::text[])[c.o:c.e], ($10::text[])[c.o:c.e],
+	($11::text[])[c.o:c.e], ($12::text[])[c.o:c.e], ($13::real[])[c.o:c.e], ($14::text[])[c.o:c.e],
+	($15::int[])[c.o:c.e], ($16::text[])[c.o:c.e], ($17::bytea[])[c.o:c.e]
+from (select session_id, first_seq, last_seq, o, o + (last_seq - first_seq)::int as e
+	from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[]) as c(session_id, first_seq, last_seq, o)) c
+on conflict (session_id, first_seq) do nothing`
 
 const sqlSaveSnapshot = `
 insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
@@ -184,15 +204,17 @@ const sqlSnapshotStored = `
 select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from session_snapshots n
 	where n.session_id = $1::uuid), false)`
 
-// Write stores a batch in one round trip and one transaction (pgx sends a batch as one pipeline ending in a single
-// Sync, which Postgres runs as one implicit transaction): decisions already stored are kept as they are, and each
-// snapshot is written only if it is newer than the stored one. Retrying a batch after a timeout is safe. Rows of
-// sessions that no longer exist are dropped and reported in Gone; refused snapshots are reported in Stale. A row
-// that breaks the store's rules (see Decision.Validate) fails the batch with an error wrapping ErrInvalid. An
-// error means nothing was written.
+// Write stores a batch in one transaction: it locks the batch's sessions and reads their highest stored decision
+// seqs, then stores each session's newer decisions as chunks (one per contiguous run of seqs) and the snapshots,
+// and commits: four round trips. A decision whose seq is at or below its session's highest stored seq is not
+// written: the stored one is what the client was sent (this makes retrying a batch after a timeout safe, alone or
+// merged with newer decisions, and keeps a stale writer's decisions from replacing the first writer's). Of two
+// decisions of one session with the same seq in a batch, the first is kept. Each snapshot is written only if it is
+// newer than the stored one. Rows of sessions that no longer exist are dropped and reported in Gone; refused
+// snapshots are reported in Stale. A row that breaks the store's rules (see Decision.Validate) fails the batch
+// with an error wrapping ErrInvalid before anything is sent. An error means nothing was written.
 func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error) {
 	var res WriteResult
-	b := &pgx.Batch{}
 	ids, byID, err := engSessionIDs(w)
 	if err != nil {
 		return res, err
@@ -200,9 +222,28 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 	if len(ids) == 0 {
 		return res, nil
 	}
-	gone := map[string]bool{}
+	for i := range w.Decisions {
+		if err := w.Decisions[i].Validate(); err != nil {
+			return res, err
+		}
+	}
+	for i := range w.Snapshots {
+		if err := w.Snapshots[i].Validate(); err != nil {
+			return res, err
+		}
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return res, engWrap("write batch: begin", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing; on failure the error is Write's
+
+	// Round trip 2: lock, serialize and read what is stored. Each statement of a pipeline runs with its own
+	// snapshot, so the highest seqs are read after the advisory locks are held and see every earlier batch.
+	live := make(map[[16]byte]bool, len(ids))
+	highest := make(map[[16]byte]int64, len(ids))
+	b := &pgx.Batch{}
 	b.Queue(sqlLockSessions, ids).Query(func(rows pgx.Rows) error {
-		live := make(map[[16]byte]bool, len(ids))
 		for rows.Next() {
 			var id pgtype.UUID
 			if err := rows.Scan(&id); err != nil {
@@ -210,34 +251,49 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 			}
 			live[id.Bytes] = true
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if !live[id.Bytes] {
-				canon := id.String()
-				res.Gone = append(res.Gone, canon)
-				gone[canon] = true
-			}
-		}
-		return nil
+		return rows.Err()
 	})
-	if err := engQueueDecisions(b, w.Decisions, ids, byID); err != nil {
-		return res, err
+	if len(w.Decisions) > 0 {
+		b.Queue(sqlLockWriters, sqlAdvisoryClass, engLockKeys(ids))
+		b.Queue(sqlHighestSeqs, ids).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id pgtype.UUID
+				var seq int64
+				if err := rows.Scan(&id, &seq); err != nil {
+					return err
+				}
+				highest[id.Bytes] = seq
+			}
+			return rows.Err()
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return res, engWrap("write batch: lock", err)
+	}
+	gone := map[string]bool{}
+	for _, id := range ids {
+		if !live[id.Bytes] {
+			canon := id.String()
+			res.Gone = append(res.Gone, canon)
+			gone[canon] = true
+		}
+	}
+
+	// Round trip 3: the chunks and the snapshots.
+	b = &pgx.Batch{}
+	if args := engChunkArgs(w.Decisions, byID, live, highest); args != nil {
+		b.Queue(sqlInsertChunks, args...)
 	}
 	for _, sn := range w.Snapshots {
-		if err := sn.Validate(); err != nil {
-			return res, err
-		}
 		data := sn.Data
 		if data == nil {
 			data = []byte{}
 		}
 		id := sn.SessionID
-		canon, _ := engUUID("session id", id) // validated by engSessionIDs
-		b.Queue(sqlSaveSnapshot, id, sn.Version, sn.LastSeq, sn.State, sn.Risk, sn.Events, sn.Samples,
+		canon := byID[id] // validated by engSessionIDs
+		b.Queue(sqlSaveSnapshot, canon, sn.Version, sn.LastSeq, sn.State, sn.Risk, sn.Events, sn.Samples,
 			sn.Decisions, data)
-		b.Queue(sqlSnapshotStored, id, sn.Version, data).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlSnapshotStored, canon, sn.Version, data).QueryRow(func(row pgx.Row) error {
 			var stored bool
 			if err := row.Scan(&stored); err != nil {
 				return err
@@ -248,10 +304,25 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 			return nil
 		})
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return WriteResult{}, engWrap("write batch", err)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return WriteResult{}, engWrap("write batch", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return WriteResult{}, engWrap("write batch: commit", err)
 	}
 	return res, nil
+}
+
+// engLockKeys returns the advisory lock keys of ids (see sqlLockWriters), ascending and each once.
+func engLockKeys(ids []pgtype.UUID) []int32 {
+	keys := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, int32(binary.BigEndian.Uint32(id.Bytes[:4])))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // engSessionIDs validates the session ids of w and returns them, each once, as uuids, and the uuid of each id as
@@ -284,50 +355,89 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 	return ids, byID, nil
 }
 
-// engQueueDecisions validates ds and queues their insert; ids are the batch's sessions and byID their uuids by
-// the ids given.
-func engQueueDecisions(b *pgx.Batch, ds []Decision, ids []pgtype.UUID, byID map[string]pgtype.UUID) error {
-	if len(ds) == 0 {
+// engChunkArgs returns the arguments of sqlInsertChunks for the decisions of ds (validated) that are to be
+// written, or nil when there are none: those of live sessions whose seq is above their session's highest stored
+// seq, the first of each seq, grouped by session and cut into runs of consecutive seqs, one chunk each.
+func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
+	highest map[[16]byte]int64) []any {
+	// The decisions to write, by session (in the order sessions first appear) and then by seq; stable, so that
+	// of equal seqs the first given comes first.
+	order := make([]int, 0, len(ds))
+	rank := make(map[[16]byte]int, len(byID))
+	for i := range ds {
+		u := byID[ds[i].SessionID].Bytes
+		if !live[u] || ds[i].Seq <= highest[u] {
+			continue
+		}
+		if _, ok := rank[u]; !ok {
+			rank[u] = len(rank)
+		}
+		order = append(order, i)
+	}
+	if len(order) == 0 {
 		return nil
 	}
-	n := len(ds)
+	slices.SortStableFunc(order, func(a, b int) int {
+		ra, rb := rank[byID[ds[a].SessionID].Bytes], rank[byID[ds[b].SessionID].Bytes]
+		if ra != rb {
+			return ra - rb
+		}
+		return cmp.Compare(ds[a].Seq, ds[b].Seq)
+	})
+	// Drop repeated seqs (the first stays).
+	kept := order[:1]
+	for _, i := range order[1:] {
+		p := ds[kept[len(kept)-1]]
+		if p.SessionID == ds[i].SessionID && p.Seq == ds[i].Seq {
+			continue
+		}
+		kept = append(kept, i)
+	}
+	order = kept
+
+	n := len(order)
 	var (
-		sessionIDs                                = make([]pgtype.UUID, n)
-		seqs, eventSeqs                           = make([]int64, n), make([]int64, n)
+		chunkIDs                                  []pgtype.UUID
+		firsts, lasts                             []int64
+		offsets                                   []int32
+		eventSeqs                                 = make([]int64, n)
 		ats                                       = make([]time.Time, n)
 		actions, modes, fields, modalities, stats = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		risks                                     = make([]float64, n)
 		sampleRisks                               = make([]*float64, n)
 		reasons                                   = make([]string, n)
 		latencies                                 = make([]int32, n)
-		vecKeys                                   = make([]string, n)
+		vecKeys                                   = make([]*string, n)
 		vecs                                      = make([][]byte, n)
 	)
 	// All the vectors' bytes in one allocation.
 	size := 0
-	for _, d := range ds {
-		if d.VectorKey != "" && len(d.Vector) <= MaxVectorDim {
-			size += 4 * len(d.Vector)
+	for _, i := range order {
+		if ds[i].VectorKey != "" {
+			size += 4 * len(ds[i].Vector)
 		}
 	}
 	buf := make([]byte, size)
-	for i, d := range ds {
-		if err := d.Validate(); err != nil {
-			return err
+	for j, i := range order {
+		d := &ds[i]
+		u := byID[d.SessionID]
+		if last := len(lasts) - 1; last < 0 || chunkIDs[last] != u || lasts[last]+1 != d.Seq {
+			chunkIDs, firsts, lasts = append(chunkIDs, u), append(firsts, d.Seq), append(lasts, d.Seq)
+			offsets = append(offsets, int32(j+1)) // Postgres arrays count from 1
+		} else {
+			lasts[last] = d.Seq
 		}
 		if d.VectorKey != "" {
-			vecKeys[i] = d.VectorKey
-			vecs[i], buf = engPutVector(buf, d.Vector)
+			vecKeys[j] = &d.VectorKey
+			vecs[j], buf = engPutVector(buf, d.Vector)
 		}
-		// As uuids, not strings: pgx sends those in binary, strings as text at an error allocation each.
-		sessionIDs[i], seqs[i], eventSeqs[i], ats[i] = byID[d.SessionID], d.Seq, d.EventSeq, d.At
-		actions[i], modes[i], fields[i], modalities[i], stats[i] = d.Action, d.Mode, d.Field, d.Modality, d.Status
-		risks[i], sampleRisks[i], latencies[i] = d.Risk, d.SampleRisk, int32(d.LatencyUS)
-		reasons[i] = strings.Join(d.Reasons, ReasonSeparator)
+		eventSeqs[j], ats[j] = d.EventSeq, d.At
+		actions[j], modes[j], fields[j], modalities[j], stats[j] = d.Action, d.Mode, d.Field, d.Modality, d.Status
+		risks[j], sampleRisks[j], latencies[j] = d.Risk, d.SampleRisk, int32(d.LatencyUS)
+		reasons[j] = strings.Join(d.Reasons, ReasonSeparator)
 	}
-	b.Queue(sqlInsertDecisions, sessionIDs, seqs, eventSeqs, ats, actions, risks, modes, fields, modalities, stats,
-		sampleRisks, reasons, latencies, vecKeys, vecs, ids)
-	return nil
+	return []any{chunkIDs, firsts, lasts, offsets, eventSeqs, ats, actions, risks, modes, fields, modalities,
+		stats, sampleRisks, reasons, latencies, vecKeys, vecs}
 }
 
 // Validate reports why Write would refuse d (wrapping ErrInvalid), or nil.
@@ -440,6 +550,15 @@ func (s *Sessions) LoadSnapshot(ctx context.Context, sessionID string) (Snapshot
 	return sn, nil
 }
 
+// The decisions of chunk c, one row each with the columns of the view decisions (migration 004).
+const sqlUnnestChunk = `lateral (select c.session_id, c.first_seq + u.n - 1 as seq, u.event_seq, u.at, u.action,
+	u.risk, u.mode, u.field, u.modality, u.status, u.sample_risk, string_to_array(u.reasons, E'\x1f') as reasons,
+	u.latency_us, u.vector_key, u.vector
+	from unnest(c.event_seqs, c.ats, c.actions, c.risks, c.modes, c.fields, c.modalities, c.statuses,
+		c.sample_risks, c.reasons, c.latencies, c.vector_keys, c.vectors) with ordinality
+		as u(event_seq, at, action, risk, mode, field, modality, status, sample_risk, reasons, latency_us,
+			vector_key, vector, n)) d`
+
 const sqlDecisionColumns = `session_id::text, seq, event_seq, at, action, risk, mode, field, modality, status,
 	sample_risk, reasons, latency_us, coalesce(vector_key, ''), vector`
 
@@ -477,8 +596,12 @@ func (s *Sessions) RecentDecisions(ctx context.Context, sessionID string, limit 
 	if err := engLimit(limit); err != nil {
 		return nil, err
 	}
+	// The last limit chunks hold at least the last limit decisions (a chunk holds one or more): only those are
+	// unnested, however long the session.
 	rows, err := s.pool.Query(ctx, `select `+sqlDecisionColumns+` from (
-		select * from decisions where session_id = $1 order by seq desc limit $2) d order by seq`, id, limit)
+		select d.* from (select * from decision_chunks where session_id = $1 order by first_seq desc limit $2) c,
+			`+sqlUnnestChunk+`
+		order by seq desc limit $2) d order by seq`, id, limit)
 	if err != nil {
 		return nil, engWrap("recent decisions", err)
 	}
@@ -515,9 +638,20 @@ func (s *Sessions) SampleVectors(ctx context.Context, sessionID string, decision
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `select seq, vector_key, vector, at from decisions
-		where session_id = $1 and ($2::bigint is null or seq = $2) and vector is not null order by seq`,
-		id, decisionSeq)
+	var rows pgx.Rows
+	if decisionSeq == nil {
+		rows, err = s.pool.Query(ctx, `select c.first_seq + u.n - 1, u.vector_key, u.vector, u.at
+			from decision_chunks c, unnest(c.vector_keys, c.vectors, c.ats) with ordinality u(vector_key, vector, at, n)
+			where c.session_id = $1 and u.vector is not null order by c.first_seq, u.n`, id)
+	} else {
+		// Only the chunk that holds the decision (the last one starting at or before it; chunks do not overlap),
+		// and only its element.
+		rows, err = s.pool.Query(ctx, `select $2::bigint, c.vector_keys[$2 - c.first_seq + 1],
+				c.vectors[$2 - c.first_seq + 1], c.ats[$2 - c.first_seq + 1]
+			from (select * from decision_chunks where session_id = $1 and first_seq <= $2
+				order by first_seq desc limit 1) c
+			where c.last_seq >= $2 and c.vectors[$2 - c.first_seq + 1] is not null`, id, *decisionSeq)
+	}
 	if err != nil {
 		return nil, engWrap("sample vectors", err)
 	}
