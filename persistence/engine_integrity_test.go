@@ -95,16 +95,19 @@ func TestWriteHoldsSessionsAgainstDelete(t *testing.T) {
 	s := persistence.NewSessions(db.pool)
 	id := db.addSession(t, time.Hour)
 
-	// Hold the batch between its lock and its insert: its insert of decision 2 waits for this uncommitted one.
-	// (A row, not a table lock: pgx prepares a connection's new statements before it runs the batch, and a
-	// table lock would hold up the preparing, before the batch has locked anything.)
+	// Hold the batch between its lock and its insert: its chunk of decisions 1 and 2 waits for this uncommitted
+	// chunk at the same first seq (which the batch's read of the highest stored seq cannot see). (A row, not a
+	// table lock: pgx prepares a connection's new statements before it runs a batch, and a table lock would hold
+	// up the preparing, before the batch has locked anything.)
 	holder, err := db.pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Rollback(context.Background())
-	if _, err := holder.Exec(ctx, `insert into decisions (session_id, seq, event_seq, at, action, risk, mode,
-		modality, status) values ($1, 2, 0, now(), 'block', 1, 'scoring', 'keystroke', 'scored')`, id); err != nil {
+	if _, err := holder.Exec(ctx, `insert into decision_chunks (session_id, first_seq, last_seq, event_seqs, ats,
+		actions, risks, modes, fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors)
+		values ($1, 1, 1, '{0}', array[now()], '{block}', '{1}', '{scoring}', '{""}', '{keystroke}', '{scored}',
+			'{null}', '{""}', '{0}', '{null}', '{null}')`, id); err != nil {
 		t.Fatal(err)
 	}
 
@@ -119,7 +122,7 @@ func TestWriteHoldsSessionsAgainstDelete(t *testing.T) {
 		wrote <- writeResult{res, err}
 	}()
 	engWaitFor(t, db.pool, "the batch waits on decision 2", `select count(*) > 0 from pg_stat_activity
-		where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into decisions%'`)
+		where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into decision_chunks%'`)
 
 	deleter, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -154,6 +157,9 @@ func TestWriteHoldsSessionsAgainstDelete(t *testing.T) {
 		t.Fatalf("write: %+v, %v; want written", w.res, w.err)
 	}
 	// The batch wrote both decisions before the delete could go on; the delete then took them with the session.
+	if got := w.res; len(got.Stale) != 0 {
+		t.Fatalf("write: %+v", got)
+	}
 	if err := <-deleted; err != nil {
 		t.Fatalf("delete: %v", err)
 	}
@@ -232,30 +238,8 @@ func TestMigration003MovesVectors(t *testing.T) {
 			now())`, v.session, v.seq, v.key, len(v.vec), vector(v.vec...))
 	}
 
-	if err := persistence.Migrate(ctx, pool); err != nil {
+	if err := persistence.MigrateTo(ctx, pool, 3); err != nil {
 		t.Fatal(err)
-	}
-
-	s := persistence.NewSessions(pool)
-	got, err := s.SampleVectors(ctx, s1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engSameVectors(t, got, []persistence.SampleVector{
-		{SessionID: s1, Seq: 2, Key: "kf:payee", Vector: []float32{1, 2}, At: at.Add(2 * time.Second)},
-		{SessionID: s1, Seq: 3, Key: "motion", Vector: []float32{4, 5, 6}, At: at.Add(3 * time.Second)},
-	})
-	got, err = s.SampleVectors(ctx, s2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engSameVectors(t, got, []persistence.SampleVector{
-		{SessionID: s2, Seq: 1, Key: "kt", Vector: []float32{7}, At: at.Add(time.Second)},
-	})
-	ds, err := s.DecisionsForSession(ctx, s1)
-	if err != nil || len(ds) != 3 || ds[0].VectorKey != "" || ds[0].Vector != nil ||
-		!reflect.DeepEqual(ds[0].Reasons, []string{"a", "b"}) {
-		t.Fatalf("decisions after the migration: %+v, %v", ds, err)
 	}
 	if n := db.count(t, `select count(*) from decisions`); n != 4 {
 		t.Fatalf("%d decisions after the migration, want 4", n)
@@ -276,5 +260,31 @@ func TestMigration003MovesVectors(t *testing.T) {
 		if _, err := pool.Exec(ctx, bad, s1); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+
+	// And what 003 left reads back through the stores on the newest schema.
+	if err := persistence.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s := persistence.NewSessions(pool)
+	got, err := s.SampleVectors(ctx, s1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engSameVectors(t, got, []persistence.SampleVector{
+		{SessionID: s1, Seq: 2, Key: "kf:payee", Vector: []float32{1, 2}, At: at.Add(2 * time.Second)},
+		{SessionID: s1, Seq: 3, Key: "motion", Vector: []float32{4, 5, 6}, At: at.Add(3 * time.Second)},
+	})
+	got, err = s.SampleVectors(ctx, s2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engSameVectors(t, got, []persistence.SampleVector{
+		{SessionID: s2, Seq: 1, Key: "kt", Vector: []float32{7}, At: at.Add(time.Second)},
+	})
+	ds, err := s.DecisionsForSession(ctx, s1)
+	if err != nil || len(ds) != 3 || ds[0].VectorKey != "" || ds[0].Vector != nil ||
+		!reflect.DeepEqual(ds[0].Reasons, []string{"a", "b"}) {
+		t.Fatalf("decisions after the migration: %+v, %v", ds, err)
 	}
 }

@@ -364,7 +364,8 @@ func TestSampleVectors(t *testing.T) {
 	}
 
 	// A vector that storage cannot have come from the store is reported, not handed to an index.
-	db.exec(t, `update decisions set vector = '\x0000c07f'::bytea where session_id = $1 and seq = 3`, id)
+	db.exec(t, `update decision_chunks set vectors[3 - first_seq + 1] = '\x0000c07f'::bytea
+		where session_id = $1 and 3 between first_seq and last_seq`, id)
 	if _, err := s.SampleVectors(ctx, id, nil); !errors.Is(err, persistence.ErrInvalidVector) {
 		t.Errorf("NaN stored: %v, want ErrInvalidVector", err)
 	}
