@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -58,9 +59,14 @@ func BenchmarkWrite(b *testing.B) {
 	for range sessions {
 		ids = append(ids, db.addSession(b, time.Hour))
 	}
-	vec := make([]float32, 28)
-	for i := range vec {
-		vec[i] = float32(i) * 0.01
+	// Distinct vectors, as real samples give (identical ones would flatter any compression of stored rows).
+	rng := rand.New(rand.NewPCG(1, 2))
+	vecs := make([][]float32, 1024)
+	for i := range vecs {
+		vecs[i] = make([]float32, 28)
+		for j := range vecs[i] {
+			vecs[i][j] = rng.Float32() * 0.3
+		}
 	}
 	// Shared by the sub-benchmarks so that every flush carries new decisions and newer snapshots.
 	var seq, version int64
@@ -72,9 +78,9 @@ func BenchmarkWrite(b *testing.B) {
 				var w persistence.WriteBatch
 				for range perSession {
 					seq++
-					for _, id := range ids {
+					for k, id := range ids {
 						d := engDecision(id, seq+1)
-						d.VectorKey, d.Vector = "kf:payee", vec
+						d.VectorKey, d.Vector = "kf:payee", vecs[(int(seq)*sessions+k)%len(vecs)]
 						w.Decisions = append(w.Decisions, d)
 					}
 				}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -173,20 +174,38 @@ const sqlHighestSeqs = `
 select s.id, c.last_seq from unnest($1::uuid[]) s(id)
 cross join lateral (select last_seq from decision_chunks where session_id = s.id order by first_seq desc limit 1) c`
 
-// One row per chunk: $1..$4 describe the chunks (session, first and last seq, first element's position in the
-// flat arrays) and $5..$17 are the decisions of all chunks end to end, one array per column, so the statement's
-// text (and its prepared plan) is the same whatever the batch; each chunk's arrays are slices of them. A chunk
-// whose session and first seq are stored already is kept as it is (the write is a retry that raced its original).
-const sqlInsertChunks = `
-insert into decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, risks, modes, fields,
-	modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors)
-select c.session_id, c.first_seq, c.last_seq, ($5::bigint[])[c.o:c.e], ($6::timestamptz[])[c.o:c.e],
-	($7::text[])[c.o:c.e], ($8::real[])[c.o:c.e], ($9::text[])[c.o:c.e], ($10::text[])[c.o:c.e],
-	($11::text[])[c.o:c.e], ($12::text[])[c.o:c.e], ($13::real[])[c.o:c.e], ($14::text[])[c.o:c.e],
-	($15::int[])[c.o:c.e], ($16::text[])[c.o:c.e], ($17::bytea[])[c.o:c.e]
-from (select session_id, first_seq, last_seq, o, o + (last_seq - first_seq)::int as e
-	from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[]) as c(session_id, first_seq, last_seq, o)) c
-on conflict (session_id, first_seq) do nothing`
+// sqlInsertChunks[k] inserts 2^k chunks, each given as its own parameters (session, first and last seq, then
+// one array per decision column), so Postgres receives every chunk's arrays as they are stored instead of cutting
+// them out of arrays of the whole batch (which costs a walk of the long arrays per chunk). A batch goes out as
+// one statement per set bit of its chunk count (32 chunks: one statement; 33: two), so a connection prepares at
+// most len(sqlInsertChunks) statements. A chunk whose session and first seq are stored already is kept as it is
+// (the write is a retry that raced its original).
+var sqlInsertChunks = engInsertChunksSQL(7)
+
+// engChunkColumns is the number of parameters of one chunk in sqlInsertChunks.
+const engChunkColumns = 16
+
+func engInsertChunksSQL(sizes int) []string {
+	out := make([]string, sizes)
+	for k := range out {
+		var sb strings.Builder
+		sb.WriteString(`insert into decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, ` +
+			`risks, modes, fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors) values `)
+		for c := range 1 << k {
+			if c > 0 {
+				sb.WriteString(", ")
+			}
+			p := c*engChunkColumns + 1
+			fmt.Fprintf(&sb, "($%d::uuid, $%d::bigint, $%d::bigint, $%d::bigint[], $%d::timestamptz[], $%d::text[], "+
+				"$%d::real[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::real[], $%d::text[], "+
+				"$%d::int[], $%d::text[], $%d::bytea[])", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10,
+				p+11, p+12, p+13, p+14, p+15)
+		}
+		sb.WriteString(" on conflict (session_id, first_seq) do nothing")
+		out[k] = sb.String()
+	}
+	return out
+}
 
 const sqlSaveSnapshot = `
 insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
@@ -281,9 +300,7 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 
 	// Round trip 3: the chunks and the snapshots.
 	b = &pgx.Batch{}
-	if args := engChunkArgs(w.Decisions, byID, live, highest); args != nil {
-		b.Queue(sqlInsertChunks, args...)
-	}
+	engQueueChunks(b, engChunks(w.Decisions, byID, live, highest))
 	for _, sn := range w.Snapshots {
 		data := sn.Data
 		if data == nil {
@@ -355,11 +372,30 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 	return ids, byID, nil
 }
 
-// engChunkArgs returns the arguments of sqlInsertChunks for the decisions of ds (validated) that are to be
-// written, or nil when there are none: those of live sessions whose seq is above their session's highest stored
-// seq, the first of each seq, grouped by session and cut into runs of consecutive seqs, one chunk each.
-func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
-	highest map[[16]byte]int64) []any {
+// engChunk is one decision_chunks row as sqlInsertChunks takes it: session, first and last seq, then one array
+// per decision column.
+type engChunk [engChunkColumns]any
+
+// engQueueChunks queues the insert of chunks: statements of the biggest size that the chunks left fill, so one
+// per set bit of their count (beyond the biggest size, as many of it as fit first).
+func engQueueChunks(b *pgx.Batch, chunks []engChunk) {
+	for len(chunks) > 0 {
+		k := min(bits.Len(uint(len(chunks)))-1, len(sqlInsertChunks)-1)
+		size := 1 << k
+		args := make([]any, 0, size*engChunkColumns)
+		for i := range size {
+			args = append(args, chunks[i][:]...)
+		}
+		b.Queue(sqlInsertChunks[k], args...)
+		chunks = chunks[size:]
+	}
+}
+
+// engChunks returns the chunks to write of ds (validated): the decisions of live sessions whose seq is above their
+// session's highest stored seq, the first of each seq, grouped by session and cut into runs of consecutive seqs,
+// one chunk each.
+func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
+	highest map[[16]byte]int64) []engChunk {
 	// The decisions to write, by session (in the order sessions first appear) and then by seq; stable, so that
 	// of equal seqs the first given comes first.
 	order := make([]int, 0, len(ds))
@@ -388,18 +424,16 @@ func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]
 	kept := order[:1]
 	for _, i := range order[1:] {
 		p := ds[kept[len(kept)-1]]
-		if p.SessionID == ds[i].SessionID && p.Seq == ds[i].Seq {
+		if byID[p.SessionID] == byID[ds[i].SessionID] && p.Seq == ds[i].Seq {
 			continue
 		}
 		kept = append(kept, i)
 	}
 	order = kept
 
+	// Each column's values of all chunks end to end in one allocation; a chunk's arrays are slices of them.
 	n := len(order)
 	var (
-		chunkIDs                                  []pgtype.UUID
-		firsts, lasts                             []int64
-		offsets                                   []int32
 		eventSeqs                                 = make([]int64, n)
 		ats                                       = make([]time.Time, n)
 		actions, modes, fields, modalities, stats = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -410,7 +444,6 @@ func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]
 		vecKeys                                   = make([]*string, n)
 		vecs                                      = make([][]byte, n)
 	)
-	// All the vectors' bytes in one allocation.
 	size := 0
 	for _, i := range order {
 		if ds[i].VectorKey != "" {
@@ -418,14 +451,22 @@ func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]
 		}
 	}
 	buf := make([]byte, size)
+	var chunks []engChunk
+	start := 0
+	cut := func(end int) {
+		first, last := ds[order[start]], ds[order[end-1]]
+		chunks = append(chunks, engChunk{byID[first.SessionID], first.Seq, last.Seq, eventSeqs[start:end],
+			ats[start:end], actions[start:end], risks[start:end], modes[start:end], fields[start:end],
+			modalities[start:end], stats[start:end], sampleRisks[start:end], reasons[start:end],
+			latencies[start:end], vecKeys[start:end], vecs[start:end]})
+		start = end
+	}
 	for j, i := range order {
 		d := &ds[i]
-		u := byID[d.SessionID]
-		if last := len(lasts) - 1; last < 0 || chunkIDs[last] != u || lasts[last]+1 != d.Seq {
-			chunkIDs, firsts, lasts = append(chunkIDs, u), append(firsts, d.Seq), append(lasts, d.Seq)
-			offsets = append(offsets, int32(j+1)) // Postgres arrays count from 1
-		} else {
-			lasts[last] = d.Seq
+		if j > 0 {
+			if p := &ds[order[j-1]]; byID[p.SessionID] != byID[d.SessionID] || p.Seq+1 != d.Seq {
+				cut(j)
+			}
 		}
 		if d.VectorKey != "" {
 			vecKeys[j] = &d.VectorKey
@@ -436,8 +477,8 @@ func engChunkArgs(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]
 		risks[j], sampleRisks[j], latencies[j] = d.Risk, d.SampleRisk, int32(d.LatencyUS)
 		reasons[j] = strings.Join(d.Reasons, ReasonSeparator)
 	}
-	return []any{chunkIDs, firsts, lasts, offsets, eventSeqs, ats, actions, risks, modes, fields, modalities,
-		stats, sampleRisks, reasons, latencies, vecKeys, vecs}
+	cut(n)
+	return chunks
 }
 
 // Validate reports why Write would refuse d (wrapping ErrInvalid), or nil.
