@@ -66,6 +66,14 @@ create table decision_chunks (
         and array_positions(vector_keys, null) = array_positions(vectors, null))
 );
 
+-- A chunk of 20 decisions with 28-dim vectors is about 5.8 kB. By default Postgres would try to compress every row
+-- over 2 kB (pglz: 21% of the writer's backend CPU in a perf profile of BenchmarkWrite, mostly spent failing to
+-- compress float vectors) and then move the vectors out of line (toast_save_datum: 15% with lz4 instead). Rows up
+-- to a page (8160 bytes) are stored as they are, at the price of space (a 5.8 kB row fills its page alone: about
+-- 8 kB on disk per 20 decisions); bigger chunks move their vectors out of line first, never trying to compress them.
+alter table decision_chunks set (toast_tuple_target = 8160);
+alter table decision_chunks alter column vectors set storage external;
+
 -- Whole sessions' decisions, oldest chunk first (1000 decisions a chunk), contiguous runs only: a gap in a
 -- session's seqs (a decision the write-behind dropped) starts a new chunk.
 insert into decision_chunks (session_id, first_seq, last_seq, created_at, event_seqs, ats, actions, risks, modes,
