@@ -158,21 +158,27 @@ type WriteResult struct {
 const sqlLockSessions = `select id from sessions where id = any($1::uuid[]) for key share`
 
 // Batches writing decisions of one session run one at a time: each takes a transaction-level advisory lock per
-// session (in the ascending order of $2, so that two batches cannot deadlock) before reading the session's
-// highest stored seq, and holds it until it commits. Without it two batches (a retry racing the original, or two
-// activations of the session on different nodes) could both read the same highest seq and store overlapping
-// chunks. A lock key is the session id's first four bytes: two sessions that share them only wait for each other.
+// session (in the ascending order of $2, so that two batches cannot deadlock) before reading the session's stored
+// chunks, and holds it until it commits. Without it two batches (a retry racing the original, or two activations
+// of the session on different nodes) could both miss each other's chunks and store overlapping ones. A lock key is the session id's first four bytes: two sessions that share them only wait for each other.
 const sqlLockWriters = `select pg_advisory_xact_lock($1::int, k) from unnest($2::int[]) k`
 
 // sqlAdvisoryClass is the first key of the writers' advisory locks (the two-key form, which never collides with
 // the one-key locks that migrations take).
 const sqlAdvisoryClass = 4004
 
-// The highest stored seq of each session of $1 that has decisions: the last chunk by first_seq ends it, since a
-// session's chunks do not overlap (one probe of the primary key per session).
-const sqlHighestSeqs = `
-select s.id, c.last_seq from unnest($1::uuid[]) s(id)
-cross join lateral (select last_seq from decision_chunks where session_id = s.id order by first_seq desc limit 1) c`
+// The stored chunks that hold any seq from $2 to $3 of each session of $1 (its lowest and highest seq in the
+// batch): the chunk holding or preceding $2 (found by one probe of the primary key; a session's chunks do not
+// overlap) and those after it up to $3. A batch of new decisions finds one chunk (the last one, which ends before
+// them) per session; a retry finds the chunks it wrote before.
+const sqlStoredChunks = `
+select s.id, c.first_seq, c.last_seq from unnest($1::uuid[], $2::bigint[], $3::bigint[]) s(id, lo, hi)
+cross join lateral (select first_seq, last_seq from decision_chunks
+	where session_id = s.id and first_seq <= s.hi and first_seq >= coalesce((select p.first_seq
+		from decision_chunks p where p.session_id = s.id and p.first_seq <= s.lo order by p.first_seq desc limit 1),
+		s.lo)) c
+where c.last_seq >= s.lo
+order by s.id, c.first_seq`
 
 // sqlInsertChunks[k] inserts 2^k chunks, each given as its own parameters (session, first and last seq, then
 // one array per decision column), so Postgres receives every chunk's arrays as they are stored instead of cutting
@@ -223,15 +229,15 @@ const sqlSnapshotStored = `
 select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from session_snapshots n
 	where n.session_id = $1::uuid), false)`
 
-// Write stores a batch in one transaction: it locks the batch's sessions and reads their highest stored decision
-// seqs, then stores each session's newer decisions as chunks (one per contiguous run of seqs) and the snapshots,
-// and commits: four round trips. A decision whose seq is at or below its session's highest stored seq is not
-// written: the stored one is what the client was sent (this makes retrying a batch after a timeout safe, alone or
-// merged with newer decisions, and keeps a stale writer's decisions from replacing the first writer's). Of two
-// decisions of one session with the same seq in a batch, the first is kept. Each snapshot is written only if it is
-// newer than the stored one. Rows of sessions that no longer exist are dropped and reported in Gone; refused
-// snapshots are reported in Stale. A row that breaks the store's rules (see Decision.Validate) fails the batch
-// with an error wrapping ErrInvalid before anything is sent. An error means nothing was written.
+// Write stores a batch in one transaction: it locks the batch's sessions and reads which of the batch's decision
+// seqs they have stored, then stores each session's other decisions as chunks (one per contiguous run of seqs)
+// and the snapshots, and commits: four round trips. A decision whose seq is stored already is not written again:
+// the stored one is what the client was sent (this makes retrying a batch after a timeout safe, alone or merged
+// with newer decisions, and keeps a stale writer's decisions from replacing the first writer's). Of two decisions
+// of one session with the same seq in a batch, the first is kept. Each snapshot is written only if it is newer
+// than the stored one. Rows of sessions that no longer exist are dropped and reported in Gone; refused snapshots
+// are reported in Stale. A row that breaks the store's rules (see Decision.Validate) fails the batch with an error
+// wrapping ErrInvalid before anything is sent. An error means nothing was written.
 func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error) {
 	var res WriteResult
 	ids, byID, err := engSessionIDs(w)
@@ -258,9 +264,9 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing; on failure the error is Write's
 
 	// Round trip 2: lock, serialize and read what is stored. Each statement of a pipeline runs with its own
-	// snapshot, so the highest seqs are read after the advisory locks are held and see every earlier batch.
+	// snapshot, so the stored chunks are read after the advisory locks are held and see every earlier batch.
 	live := make(map[[16]byte]bool, len(ids))
-	highest := make(map[[16]byte]int64, len(ids))
+	stored := make(map[[16]byte][][2]int64, len(ids))
 	b := &pgx.Batch{}
 	b.Queue(sqlLockSessions, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -274,14 +280,15 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 	})
 	if len(w.Decisions) > 0 {
 		b.Queue(sqlLockWriters, sqlAdvisoryClass, engLockKeys(ids))
-		b.Queue(sqlHighestSeqs, ids).Query(func(rows pgx.Rows) error {
+		los, his := engSeqBounds(w.Decisions, ids, byID)
+		b.Queue(sqlStoredChunks, ids, los, his).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id pgtype.UUID
-				var seq int64
-				if err := rows.Scan(&id, &seq); err != nil {
+				var r [2]int64
+				if err := rows.Scan(&id, &r[0], &r[1]); err != nil {
 					return err
 				}
-				highest[id.Bytes] = seq
+				stored[id.Bytes] = append(stored[id.Bytes], r)
 			}
 			return rows.Err()
 		})
@@ -300,7 +307,7 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 
 	// Round trip 3: the chunks and the snapshots.
 	b = &pgx.Batch{}
-	engQueueChunks(b, engChunks(w.Decisions, byID, live, highest))
+	engQueueChunks(b, engChunks(w.Decisions, byID, live, stored))
 	for _, sn := range w.Snapshots {
 		data := sn.Data
 		if data == nil {
@@ -330,6 +337,24 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		return WriteResult{}, engWrap("write batch: commit", err)
 	}
 	return res, nil
+}
+
+// engSeqBounds returns the lowest and the highest decision seq of ds of each session of ids (0 and 0 for a
+// session without decisions).
+func engSeqBounds(ds []Decision, ids []pgtype.UUID, byID map[string]pgtype.UUID) (los, his []int64) {
+	at := make(map[[16]byte]int, len(ids))
+	for i, id := range ids {
+		at[id.Bytes] = i
+	}
+	los, his = make([]int64, len(ids)), make([]int64, len(ids))
+	for i := range ds {
+		k := at[byID[ds[i].SessionID].Bytes]
+		if los[k] == 0 || ds[i].Seq < los[k] {
+			los[k] = ds[i].Seq
+		}
+		his[k] = max(his[k], ds[i].Seq)
+	}
+	return los, his
 }
 
 // engLockKeys returns the advisory lock keys of ids (see sqlLockWriters), ascending and each once.
@@ -391,18 +416,18 @@ func engQueueChunks(b *pgx.Batch, chunks []engChunk) {
 	}
 }
 
-// engChunks returns the chunks to write of ds (validated): the decisions of live sessions whose seq is above their
-// session's highest stored seq, the first of each seq, grouped by session and cut into runs of consecutive seqs,
-// one chunk each.
+// engChunks returns the chunks to write of ds (validated): the decisions of live sessions whose seq is not in a
+// stored chunk (stored: each session's, ascending), the first of each seq, grouped by session and cut into runs of
+// consecutive seqs, one chunk each. A run never spans a stored chunk, whose seqs are not in it.
 func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
-	highest map[[16]byte]int64) []engChunk {
+	stored map[[16]byte][][2]int64) []engChunk {
 	// The decisions to write, by session (in the order sessions first appear) and then by seq; stable, so that
 	// of equal seqs the first given comes first.
 	order := make([]int, 0, len(ds))
 	rank := make(map[[16]byte]int, len(byID))
 	for i := range ds {
 		u := byID[ds[i].SessionID].Bytes
-		if !live[u] || ds[i].Seq <= highest[u] {
+		if !live[u] || engStored(stored[u], ds[i].Seq) {
 			continue
 		}
 		if _, ok := rank[u]; !ok {
@@ -479,6 +504,12 @@ func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]boo
 	}
 	cut(n)
 	return chunks
+}
+
+// engStored reports whether seq is in one of the ascending, disjoint ranges.
+func engStored(ranges [][2]int64, seq int64) bool {
+	i, _ := slices.BinarySearchFunc(ranges, seq, func(r [2]int64, seq int64) int { return cmp.Compare(r[1], seq) })
+	return i < len(ranges) && ranges[i][0] <= seq
 }
 
 // Validate reports why Write would refuse d (wrapping ErrInvalid), or nil.

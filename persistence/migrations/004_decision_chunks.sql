@@ -7,7 +7,7 @@
 -- A chunk covers the contiguous seqs first_seq..last_seq of one session, one array element per seq in order (the
 -- decision with seq first_seq + i - 1 is element i of every array), so seq needs no array of its own. Chunks of a
 -- session never overlap: Sessions.Write serializes the batches of a session (a transaction-level advisory lock),
--- drops each session's decisions at or below the highest seq stored, and splits what is left into contiguous runs.
+-- drops the decisions whose seqs are stored already, and splits what is left into contiguous runs.
 --
 -- Measured with BenchmarkWrite (32 sessions x 20 decisions with 28-dim vectors per flush, PostgreSQL 15 on the
 -- 2-core dev box): see the commit that added this file for the figures (backend CPU per flush before and after).
@@ -74,8 +74,8 @@ create table decision_chunks (
 alter table decision_chunks set (toast_tuple_target = 8160);
 alter table decision_chunks alter column vectors set storage external;
 
--- Whole sessions' decisions, oldest chunk first (1000 decisions a chunk), contiguous runs only: a gap in a
--- session's seqs (a decision the write-behind dropped) starts a new chunk.
+-- A chunk per contiguous run of a session's seqs (a gap, a decision the write-behind dropped, starts a new chunk),
+-- cut at every thousandth seq (1-1000, 1001-2000, ...).
 insert into decision_chunks (session_id, first_seq, last_seq, created_at, event_seqs, ats, actions, risks, modes,
     fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors)
 select session_id, min(seq), max(seq), max(at), array_agg(event_seq order by seq), array_agg(at order by seq),
@@ -84,7 +84,7 @@ select session_id, min(seq), max(seq), max(at), array_agg(event_seq order by seq
     array_agg(sample_risk order by seq), array_agg(array_to_string(reasons, E'\x1f') order by seq),
     array_agg(latency_us order by seq), array_agg(vector_key order by seq), array_agg(vector order by seq)
 from (select d.*, row_number() over (partition by session_id order by seq) as rn from decisions d) d
-group by session_id, seq - rn, (rn - 1) / 1000;
+group by session_id, seq - rn, (seq - 1) / 1000;
 
 drop table decisions;
 analyze decision_chunks;
