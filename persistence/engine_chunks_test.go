@@ -159,7 +159,6 @@ func TestWriteChunks(t *testing.T) {
 					for i := range ds {
 						ds[i].Action = "block"
 					}
-					ds[0].Seq, ds[1].Seq = 3, 4
 					return ds
 				},
 			},
@@ -188,7 +187,6 @@ func TestWriteChunks(t *testing.T) {
 			a, b := db.addSession(t, time.Hour), db.addSession(t, time.Hour)
 			for i, bt := range tt.batches {
 				ds := bt(a, b)
-				// Stale-writer batches mark their decisions "block": those must not replace stored ones.
 				res, err := s.Write(ctx, persistence.WriteBatch{Decisions: ds})
 				if err != nil || len(res.Gone) != 0 || len(res.Stale) != 0 {
 					t.Fatalf("batch %d: %+v, %v", i, res, err)

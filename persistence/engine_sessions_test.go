@@ -195,6 +195,11 @@ func TestAppendDecisionsRefused(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("%v, want %v", err, tt.want)
 			}
+			// The store refuses all but an unknown action before sending anything (the table's check refuses that
+			// one).
+			if tt.name != "unknown action" && !errors.Is(err, persistence.ErrInvalid) {
+				t.Fatalf("%v, want ErrInvalid", err)
+			}
 			if n := db.count(t, `select count(*) from decisions`); n != 0 {
 				t.Fatalf("%d rows written by a refused batch", n)
 			}
