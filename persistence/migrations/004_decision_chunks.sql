@@ -9,8 +9,11 @@
 -- session never overlap: Sessions.Write serializes the batches of a session (a transaction-level advisory lock),
 -- drops the decisions whose seqs are stored already, and splits what is left into contiguous runs.
 --
--- Measured with BenchmarkWrite (32 sessions x 20 decisions with 28-dim vectors per flush, PostgreSQL 15 on the
--- 2-core dev box): see the commit that added this file for the figures (backend CPU per flush before and after).
+-- Measured with BenchmarkWrite (32 sessions x 20 decisions with distinct 28-dim vectors per flush, PostgreSQL 15 on
+-- the shared 2-core dev box, medians of 3 runs of 1000 flushes): the backends' CPU per flush (from /proc) fell
+-- from 4.6 ms (7.2 us per decision) with one row per decision to 1.7 ms (2.6 us per decision, 52 us per chunk);
+-- the flush from 6.5 ms to 4.3 ms of wall time. Of what is left, a perf profile shows receiving the array
+-- parameters (array_recv, ~20%) and the checks below (~10%) as the biggest parts.
 
 -- Old nodes still writing while this runs must not slip rows past the copy below.
 lock table decisions in access exclusive mode;
