@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,16 +59,6 @@ func BenchmarkWrite(b *testing.B) {
 	for range sessions {
 		ids = append(ids, db.addSession(b, time.Hour))
 	}
-	if q := os.Getenv("BENCH_SQL"); q != "" {
-		db.exec(b, q)
-	}
-	defer func() {
-		var heap, toast int64
-		_ = db.pool.QueryRow(ctx, `select pg_relation_size('decision_chunks'), pg_relation_size(reltoastrelid) from pg_class where relname = 'decision_chunks'`).Scan(&heap, &toast)
-		var avg float64
-		_ = db.pool.QueryRow(ctx, `select avg(pg_column_size(c.*)) from decision_chunks c`).Scan(&avg)
-		b.Logf("heap %d toast %d avg row %.0f", heap, toast, avg)
-	}()
 	// Distinct vectors, as real samples give (identical ones would flatter any compression of stored rows).
 	rng := rand.New(rand.NewPCG(1, 2))
 	vecs := make([][]float32, 1024)
@@ -85,20 +74,6 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(fmt.Sprintf("decisions=%d/snapshots=%v", sessions*perSession, snapshots), func(b *testing.B) {
 			b.ReportAllocs()
 			cpu0, cpuOK := engBackendCPU(b, db.pool)
-			var perfCmd *exec.Cmd
-			if os.Getenv("BENCH_PERF") != "" {
-				var pids []string
-				rows, _ := db.pool.Query(ctx, `select pid::text from pg_stat_activity where datname = current_database()`)
-				for rows.Next() {
-					var p string
-					_ = rows.Scan(&p)
-					pids = append(pids, p)
-				}
-				rows.Close()
-				perfCmd = exec.Command("perf", "record", "-g", "-o", os.Getenv("BENCH_PERF"), "-p", strings.Join(pids, ","))
-				_ = perfCmd.Start()
-				time.Sleep(time.Second)
-			}
 			for b.Loop() {
 				var w persistence.WriteBatch
 				for range perSession {
@@ -121,10 +96,6 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sessions*perSession), "ns/decision")
-			if perfCmd != nil {
-				_ = perfCmd.Process.Signal(os.Interrupt)
-				_ = perfCmd.Wait()
-			}
 			if cpu1, ok := engBackendCPU(b, db.pool); ok && cpuOK {
 				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "pg-us/flush")
 			}

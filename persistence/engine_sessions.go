@@ -160,7 +160,8 @@ const sqlLockSessions = `select id from sessions where id = any($1::uuid[]) for 
 // Batches writing decisions of one session run one at a time: each takes a transaction-level advisory lock per
 // session (in the ascending order of $2, so that two batches cannot deadlock) before reading the session's stored
 // chunks, and holds it until it commits. Without it two batches (a retry racing the original, or two activations
-// of the session on different nodes) could both miss each other's chunks and store overlapping ones. A lock key is the session id's first four bytes: two sessions that share them only wait for each other.
+// of the session on different nodes) could both miss each other's chunks and store overlapping ones. A lock key is
+// the session id's first four bytes: two sessions that share them only wait for each other.
 const sqlLockWriters = `select pg_advisory_xact_lock($1::int, k) from unnest($2::int[]) k`
 
 // sqlAdvisoryClass is the first key of the writers' advisory locks (the two-key form, which never collides with
