@@ -507,6 +507,11 @@ func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]boo
 	return chunks
 }
 
+// engStorableText reports whether Postgres can store s as text: valid UTF-8 without NUL.
+func engStorableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // engStored reports whether seq is in one of the ascending, disjoint ranges.
 func engStored(ranges [][2]int64, seq int64) bool {
 	i, _ := slices.BinarySearchFunc(ranges, seq, func(r [2]int64, seq int64) int { return cmp.Compare(r[1], seq) })
@@ -533,8 +538,26 @@ func (d *Decision) Validate() error {
 		return fmt.Errorf("persistence: decision %d of %s: latency %dus out of range: %w",
 			d.Seq, d.SessionID, d.LatencyUS, ErrInvalid)
 	}
+	// What the table's checks (and Postgres's text type) would refuse is refused here, so that the write-behind
+	// drops the row instead of retrying a batch that can never be written.
+	if d.EventSeq < 0 {
+		return fmt.Errorf("persistence: decision %d of %s: event seq %d, want >= 0: %w", d.Seq, d.SessionID,
+			d.EventSeq, ErrInvalid)
+	}
+	switch d.Action {
+	case "allow", "challenge", "block":
+	default:
+		return fmt.Errorf("persistence: decision %d of %s: action %q, want allow, challenge or block: %w",
+			d.Seq, d.SessionID, d.Action, ErrInvalid)
+	}
+	for _, f := range []string{d.Mode, d.Field, d.Modality, d.Status, d.VectorKey} {
+		if !engStorableText(f) {
+			return fmt.Errorf("persistence: decision %d of %s: %q is not UTF-8 or holds NUL: %w", d.Seq,
+				d.SessionID, f, ErrInvalid)
+		}
+	}
 	for _, r := range d.Reasons {
-		if r == "" || strings.Contains(r, ReasonSeparator) || !utf8.ValidString(r) {
+		if r == "" || strings.Contains(r, ReasonSeparator) || !engStorableText(r) {
 			return fmt.Errorf("persistence: decision %d of %s: reason %q is empty, not UTF-8 or holds the "+
 				"separator: %w", d.Seq, d.SessionID, r, ErrInvalid)
 		}

@@ -167,6 +167,10 @@ func TestAppendDecisionsRefused(t *testing.T) {
 		{"sample risk negative", mod(func(d *persistence.Decision) { d.SampleRisk = engPtr(-0.1) }), nil},
 		{"negative latency", mod(func(d *persistence.Decision) { d.LatencyUS = -1 }), nil},
 		{"unknown action", mod(func(d *persistence.Decision) { d.Action = "maybe" }), nil},
+		{"negative event seq", mod(func(d *persistence.Decision) { d.EventSeq = -1 }), nil},
+		{"field with NUL", mod(func(d *persistence.Decision) { d.Field = "a\x00b" }), nil},
+		{"mode not UTF-8", mod(func(d *persistence.Decision) { d.Mode = "\xff" }), nil},
+		{"reason with NUL", mod(func(d *persistence.Decision) { d.Reasons = []string{"a\x00"} }), nil},
 		{"malformed session id", mod(func(d *persistence.Decision) { d.SessionID = "x" }), persistence.ErrNotFound},
 		{"empty reason", mod(func(d *persistence.Decision) { d.Reasons = []string{"a", ""} }), nil},
 		{"reason with the separator", mod(func(d *persistence.Decision) {
@@ -195,9 +199,8 @@ func TestAppendDecisionsRefused(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("%v, want %v", err, tt.want)
 			}
-			// The store refuses all but an unknown action before sending anything (the table's check refuses that
-			// one).
-			if tt.name != "unknown action" && !errors.Is(err, persistence.ErrInvalid) {
+			// The store refuses them before sending anything.
+			if !errors.Is(err, persistence.ErrInvalid) {
 				t.Fatalf("%v, want ErrInvalid", err)
 			}
 			if n := db.count(t, `select count(*) from decisions`); n != 0 {
