@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -232,7 +231,7 @@ select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from s
 
 // Write stores a batch in one transaction: it locks the batch's sessions and reads which of the batch's decision
 // seqs they have stored, then stores each session's other decisions as chunks (one per contiguous run of seqs)
-// and the snapshots, and commits: four round trips. A decision whose seq is stored already is not written again:
+// and the snapshots, and commits: five round trips. A decision whose seq is stored already is not written again:
 // the stored one is what the client was sent (this makes retrying a batch after a timeout safe, alone or merged
 // with newer decisions, and keeps a stale writer's decisions from replacing the first writer's). Of two decisions
 // of one session with the same seq in a batch, the first is kept. Each snapshot is written only if it is newer
@@ -306,9 +305,12 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		}
 	}
 
-	// Round trip 3: the chunks and the snapshots.
+	// Round trip 3: the chunks (one statement per set bit of their count; usually one). Round trip 4: the
+	// snapshots.
+	if err := engExecChunks(ctx, tx, engChunks(w.Decisions, byID, live, stored)); err != nil {
+		return WriteResult{}, engWrap("write batch: chunks", err)
+	}
 	b = &pgx.Batch{}
-	engQueueChunks(b, engChunks(w.Decisions, byID, live, stored))
 	for _, sn := range w.Snapshots {
 		data := sn.Data
 		if data == nil {
@@ -398,30 +400,11 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 	return ids, byID, nil
 }
 
-// engChunk is one decision_chunks row as sqlInsertChunks takes it: session, first and last seq, then one array
-// per decision column.
-type engChunk [engChunkColumns]any
-
-// engQueueChunks queues the insert of chunks: statements of the biggest size that the chunks left fill, so one
-// per set bit of their count (beyond the biggest size, as many of it as fit first).
-func engQueueChunks(b *pgx.Batch, chunks []engChunk) {
-	for len(chunks) > 0 {
-		k := min(bits.Len(uint(len(chunks)))-1, len(sqlInsertChunks)-1)
-		size := 1 << k
-		args := make([]any, 0, size*engChunkColumns)
-		for i := range size {
-			args = append(args, chunks[i][:]...)
-		}
-		b.Queue(sqlInsertChunks[k], args...)
-		chunks = chunks[size:]
-	}
-}
-
 // engChunks returns the chunks to write of ds (validated): the decisions of live sessions whose seq is not in a
 // stored chunk (stored: each session's, ascending), the first of each seq, grouped by session and cut into runs of
 // consecutive seqs, one chunk each. A run never spans a stored chunk, whose seqs are not in it.
 func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
-	stored map[[16]byte][][2]int64) []engChunk {
+	stored map[[16]byte][][2]int64) []engRawChunk {
 	// The decisions to write, by session (in the order sessions first appear) and then by seq; stable, so that
 	// of equal seqs the first given comes first.
 	order := make([]int, 0, len(ds))
@@ -457,54 +440,16 @@ func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]boo
 	}
 	order = kept
 
-	// Each column's values of all chunks end to end in one allocation; a chunk's arrays are slices of them.
-	n := len(order)
-	var (
-		eventSeqs                                 = make([]int64, n)
-		ats                                       = make([]time.Time, n)
-		actions, modes, fields, modalities, stats = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		risks                                     = make([]float64, n)
-		sampleRisks                               = make([]*float64, n)
-		reasons                                   = make([]string, n)
-		latencies                                 = make([]int32, n)
-		vecKeys                                   = make([]*string, n)
-		vecs                                      = make([][]byte, n)
-	)
-	size := 0
-	for _, i := range order {
-		if ds[i].VectorKey != "" {
-			size += 4 * len(ds[i].Vector)
+	// A chunk ends where the session changes or a seq is skipped.
+	cuts := make([]int, 0, len(rank))
+	for j := 1; j < len(order); j++ {
+		p, d := &ds[order[j-1]], &ds[order[j]]
+		if byID[p.SessionID] != byID[d.SessionID] || p.Seq+1 != d.Seq {
+			cuts = append(cuts, j)
 		}
 	}
-	buf := make([]byte, size)
-	var chunks []engChunk
-	start := 0
-	cut := func(end int) {
-		first, last := ds[order[start]], ds[order[end-1]]
-		chunks = append(chunks, engChunk{byID[first.SessionID], first.Seq, last.Seq, eventSeqs[start:end],
-			ats[start:end], actions[start:end], risks[start:end], modes[start:end], fields[start:end],
-			modalities[start:end], stats[start:end], sampleRisks[start:end], reasons[start:end],
-			latencies[start:end], vecKeys[start:end], vecs[start:end]})
-		start = end
-	}
-	for j, i := range order {
-		d := &ds[i]
-		if j > 0 {
-			if p := &ds[order[j-1]]; byID[p.SessionID] != byID[d.SessionID] || p.Seq+1 != d.Seq {
-				cut(j)
-			}
-		}
-		if d.VectorKey != "" {
-			vecKeys[j] = &d.VectorKey
-			vecs[j], buf = engPutVector(buf, d.Vector)
-		}
-		eventSeqs[j], ats[j] = d.EventSeq, d.At
-		actions[j], modes[j], fields[j], modalities[j], stats[j] = d.Action, d.Mode, d.Field, d.Modality, d.Status
-		risks[j], sampleRisks[j], latencies[j] = d.Risk, d.SampleRisk, int32(d.LatencyUS)
-		reasons[j] = strings.Join(d.Reasons, ReasonSeparator)
-	}
-	cut(n)
-	return chunks
+	cuts = append(cuts, len(order))
+	return engEncodeChunks(ds, order, cuts, func(d *Decision) [16]byte { return byID[d.SessionID].Bytes })
 }
 
 // engStorableText reports whether Postgres can store s as text: valid UTF-8 without NUL.
