@@ -20,6 +20,10 @@ type APIError struct {
 	Status  int
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RetryAfter is how long the server asked the client to wait (Retry-After of a 429, retry_after_s of a 423).
+	RetryAfter time.Duration `json:"-"`
+	// RetryAfterS is the body's retry_after_s.
+	RetryAfterS int `json:"retry_after_s"`
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -71,6 +75,10 @@ func (c *client) do(ctx context.Context, method, path, bearer string, in, out an
 		}
 		_ = json.Unmarshal(b, &e)
 		e.Error.Status = resp.StatusCode
+		e.Error.RetryAfter = time.Duration(e.Error.RetryAfterS) * time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			e.Error.RetryAfter = time.Duration(s) * time.Second
+		}
 		return &e.Error
 	}
 	if out != nil && len(b) > 0 {
@@ -111,6 +119,30 @@ func (c *client) openSession(ctx context.Context, phone, password, mpin string) 
 	}
 	s.UserID = tok.UserID
 	return s, nil
+}
+
+// user is one simulated user's credentials, the same in every run of a prefix.
+type user struct {
+	phone, password, mpin string
+}
+
+// loadMPIN is every simulated user's MPIN: the one setup registers and a step-up answers with.
+const loadMPIN = "480917"
+
+// userOf returns user i of run prefix p.
+func userOf(p, i int) user {
+	return user{phone: phoneOf(p, i), password: "load-test-password-" + strconv.Itoa(i), mpin: loadMPIN}
+}
+
+// answerChallenge answers the session's step-up with the user's MPIN, as the genuine owner would.
+func (c *client) answerChallenge(ctx context.Context, s session, mpin string) error {
+	var out struct {
+		State string `json:"state"`
+	}
+	if err := c.do(ctx, "POST", "/v1/sessions/"+s.SessionID+"/challenge", s.SessionToken, map[string]string{"mpin": mpin}, &out); err != nil {
+		return fmt.Errorf("step-up: %w", err)
+	}
+	return nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

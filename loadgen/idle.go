@@ -17,7 +17,7 @@ func Idle(ctx context.Context, cfg Config, ready func(open int)) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	sessions, err := setup(ctx, cfg)
+	sessions, err := setup(ctx, cfg, newClient(cfg.BaseURL))
 	if err != nil {
 		return err
 	}

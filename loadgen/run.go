@@ -62,6 +62,10 @@ type Result struct {
 	// ClientCPUSeconds is the CPU time (user + system) the load generator itself spent while streaming: on a
 	// machine shared with what it measures, its own cost per frame is part of the picture.
 	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
+	// StepUps counts challenges answered with the user's MPIN (the session went back to active).
+	StepUps int64 `json:"step_ups"`
+	// SessionsReopened counts sessions the server blocked or ended that the user replaced by logging in again.
+	SessionsReopened int64 `json:"sessions_reopened"`
 }
 
 func (c *Config) defaults() error {
@@ -85,7 +89,7 @@ func (c *Config) defaults() error {
 }
 
 type counters struct {
-	frames, events, decisions, errors, reconnects atomic.Int64
+	frames, events, decisions, errors, reconnects, stepUps, reopened atomic.Int64
 }
 
 // Run sets up the users, streams traffic for the duration and returns the figures.
@@ -94,7 +98,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	setupStart := time.Now()
-	sessions, err := setup(ctx, cfg)
+	cl := newClient(cfg.BaseURL)
+	sessions, err := setup(ctx, cfg, cl)
 	if err != nil {
 		return Result{}, err
 	}
@@ -115,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat[i] = stream(runCtx, cfg, s, uint64(i+1), interval, &c)
+			lat[i] = stream(runCtx, cfg, cl, userOf(cfg.Prefix, i), s, uint64(i+1), interval, &c)
 		}()
 	}
 	stopProgress := progress(cfg.Progress, &c, start)
@@ -129,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Seconds = el
 	res.Frames, res.Events, res.Decisions = c.frames.Load(), c.events.Load(), c.decisions.Load()
 	res.Errors, res.Reconnects = c.errors.Load(), c.reconnects.Load()
+	res.StepUps, res.SessionsReopened = c.stepUps.Load(), c.reopened.Load()
 	res.EventsPerSec = float64(res.Events) / el
 	res.SamplesPerSec = float64(res.Decisions) / el
 	res.LatencyP50us, res.LatencyP99us, res.LatencyP999us = pct(all, 0.5), pct(all, 0.99), pct(all, 0.999)
@@ -143,12 +149,11 @@ func pct(sorted []float64, q float64) float64 {
 }
 
 // setup opens every user's session (echo mode needs none).
-func setup(ctx context.Context, cfg Config) ([]session, error) {
+func setup(ctx context.Context, cfg Config, cl *client) ([]session, error) {
 	out := make([]session, cfg.Users)
 	if cfg.Echo {
 		return out, nil
 	}
-	cl := newClient(cfg.BaseURL)
 	sem := make(chan struct{}, cfg.Setup)
 	errs := make(chan error, cfg.Users)
 	var wg sync.WaitGroup
@@ -160,7 +165,8 @@ func setup(ctx context.Context, cfg Config) ([]session, error) {
 			defer func() { <-sem }()
 			sctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			s, err := cl.openSession(sctx, phoneOf(cfg.Prefix, i), "load-test-password-"+strconv.Itoa(i), "480917")
+			u := userOf(cfg.Prefix, i)
+			s, err := cl.openSession(sctx, u.phone, u.password, u.mpin)
 			if err != nil {
 				errs <- fmt.Errorf("user %d: %w", i, err)
 				return
@@ -184,45 +190,131 @@ func wsURL(base, sessionID string, echo bool) string {
 	return u + "/v1/ws?session_id=" + url.QueryEscape(sessionID)
 }
 
+// Bounds of a stream's work besides its frames.
+const (
+	// stepUpTimeout bounds one step-up answer.
+	stepUpTimeout = 5 * time.Second
+	// stepUpBackoffMin and stepUpBackoffMax bound the pause after a failed step-up: once challenged, every
+	// decision asks again, and a node that refuses answers (rate limits) must not get one per decision.
+	stepUpBackoffMin = 100 * time.Millisecond
+	stepUpBackoffMax = 2 * time.Second
+	// reopenTimeout bounds one login and MPIN verify of a replacement session.
+	reopenTimeout = 10 * time.Second
+	// reopenBackoffMin and reopenBackoffMax bound the wait before a replacement session: a node that refuses
+	// logins, or blocks every new session at once, is not hammered.
+	reopenBackoffMin = 100 * time.Millisecond
+	reopenBackoffMax = 2 * time.Second
+	// redialWait is the pause after a dial that failed for the network.
+	redialWait = 100 * time.Millisecond
+)
+
+// connEnd says why a connection's run ended.
+type connEnd int
+
+const (
+	endCtx     connEnd = iota // the run is over
+	endBroken                 // the network: dial again with the same session
+	endSession                // the server blocked or ended the session, or revoked its token: log in again
+)
+
 // stream runs one user's connection until ctx ends and returns its decision latencies in microseconds.
 //
 // The connection's reader handles every answer on its own goroutine (and, in the closed loop, sends the next
 // frame itself when an ack opens the window): a node answers each frame with an ack and its decisions, and a
 // hand-off to another goroutine per answer would make the load generator, which shares the machine with what it
-// measures, cost several times more per frame against the node than against the echo server.
-func stream(ctx context.Context, cfg Config, s session, seed uint64, interval time.Duration, c *counters) []float64 {
+// measures, cost several times more per frame against the node than against the echo server. Only the rare
+// step-up goes to a goroutine of its own, so that the reader keeps reading while the MPIN is checked.
+//
+// When the server blocks or ends the session, the user logs in again and streams on a new session, as a real
+// app would; a connection lost to the network is dialed again with the same session.
+func stream(ctx context.Context, cfg Config, cl *client, u user, s session, seed uint64, interval time.Duration, c *counters) []float64 {
 	st := &streamState{
-		cfg: cfg, c: c, ty: newTypist(seed, uint64(time.Now().UnixNano())),
+		cfg: cfg, c: c, cl: cl, user: u, sess: s, ty: newTypist(seed, uint64(time.Now().UnixNano())),
 		sentAt: make(map[int64]time.Time, cfg.Window*2), frames: make(map[int64][]byte, cfg.Window*2),
 	}
-	hdr := http.Header{}
-	if s.SessionToken != "" {
-		hdr.Set("Authorization", "Bearer "+s.SessionToken)
-	}
+	defer st.stepUps.Wait()
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: 8 << 10, ReadBufferSize: 4 << 10}
+	gone := false
+	backoff := reopenBackoffMin
 	for ctx.Err() == nil {
-		conn, _, err := dialer.DialContext(ctx, wsURL(cfg.BaseURL, s.SessionID, cfg.Echo), hdr)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.errors.Add(1)
-				time.Sleep(100 * time.Millisecond)
+		if gone {
+			if !sleepCtx(ctx, backoff) {
+				break
 			}
+			backoff = min(2*backoff, reopenBackoffMax)
+			if !st.reopen(ctx) {
+				continue
+			}
+			gone = false
+		}
+		hdr := http.Header{}
+		if st.sess.SessionToken != "" {
+			hdr.Set("Authorization", "Bearer "+st.sess.SessionToken)
+		}
+		conn, resp, err := dialer.DialContext(ctx, wsURL(cfg.BaseURL, st.sess.SessionID, cfg.Echo), hdr)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.errors.Add(1)
+			// A refusal of the session itself (its token revoked, the session over) will not change by dialing
+			// again; too many requests will, after a pause.
+			if !cfg.Echo && resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 &&
+				resp.StatusCode != http.StatusTooManyRequests {
+				gone = true
+				continue
+			}
+			sleepCtx(ctx, redialWait)
 			continue
 		}
-		if broken := st.run(ctx, conn, interval); broken && ctx.Err() == nil {
+		switch st.run(ctx, conn, interval) {
+		case endBroken:
 			c.reconnects.Add(1)
+		case endSession:
+			if cfg.Echo {
+				c.reconnects.Add(1)
+				continue
+			}
+			// A session that carried traffic was a good one: the next replacement need not wait long.
+			if st.progressed() {
+				backoff = reopenBackoffMin
+			}
+			gone = true
 		}
 	}
 	return st.lat
 }
 
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // streamState is one user's stream, kept across reconnects.
 type streamState struct {
-	cfg Config
-	c   *counters
-	ty  *typist
+	cfg  Config
+	c    *counters
+	cl   *client
+	user user
+	ty   *typist
+
+	// stepping is set while a step-up is in flight (at most one per stream); stepUps waits for it.
+	stepping atomic.Bool
+	stepUps  sync.WaitGroup
+	// stepUpNotBefore (unix nanoseconds) holds the next step-up back after a failure; stepUpBackoff is the
+	// pause after the next failure, owned by whichever step-up holds stepping.
+	stepUpNotBefore atomic.Int64
+	stepUpBackoff   time.Duration
 
 	mu     sync.Mutex // the reader and, when paced, the sender
+	sess   session
 	conn   *websocket.Conn
 	seq    int64
 	acked  int64
@@ -232,8 +324,73 @@ type streamState struct {
 	lat    []float64
 }
 
-// run streams on conn until it breaks (true) or ctx ends (false).
-func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval time.Duration) bool {
+// progressed reports whether the current session had any frame acknowledged.
+func (st *streamState) progressed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.acked > 0
+}
+
+// reopen logs the user in again and opens a new session; the frames of the old one are dropped, and the new
+// one counts seq from 1. False (counted as an error) when the node refused.
+func (st *streamState) reopen(ctx context.Context) bool {
+	octx, cancel := context.WithTimeout(ctx, reopenTimeout)
+	defer cancel()
+	s, err := st.cl.openSession(octx, st.user.phone, st.user.password, st.user.mpin)
+	if err != nil {
+		if ctx.Err() == nil {
+			st.c.errors.Add(1)
+		}
+		return false
+	}
+	st.mu.Lock()
+	st.sess = s
+	st.seq, st.acked = 0, 0
+	clear(st.sentAt)
+	clear(st.frames)
+	st.mu.Unlock()
+	st.c.reopened.Add(1)
+	return true
+}
+
+// stepUp answers a challenge of session s with the user's MPIN on a goroutine of its own, unless one is already
+// in flight or the last one failed a moment before at.
+func (st *streamState) stepUp(ctx context.Context, s session, at time.Time) {
+	if at.UnixNano() < st.stepUpNotBefore.Load() || !st.stepping.CompareAndSwap(false, true) {
+		return
+	}
+	st.stepUps.Add(1)
+	go func() {
+		defer st.stepUps.Done()
+		defer st.stepping.Store(false)
+		sctx, cancel := context.WithTimeout(ctx, stepUpTimeout)
+		defer cancel()
+		err := st.cl.answerChallenge(sctx, s, st.user.mpin)
+		var ae *APIError
+		refused := errors.As(err, &ae)
+		switch {
+		case err == nil:
+			st.c.stepUps.Add(1)
+			st.stepUpBackoff = 0
+		case ctx.Err() != nil:
+			// The run ended under it.
+		case refused && ae.Status == http.StatusConflict:
+			// Nothing pending any more: a challenge decision read after the previous answer had already
+			// returned the session to active, or the session is over (its close code says so).
+		default:
+			st.c.errors.Add(1)
+			st.stepUpBackoff = min(max(2*st.stepUpBackoff, stepUpBackoffMin), stepUpBackoffMax)
+			wait := st.stepUpBackoff
+			if refused && ae.RetryAfter > wait {
+				wait = ae.RetryAfter
+			}
+			st.stepUpNotBefore.Store(time.Now().Add(wait).UnixNano())
+		}
+	}()
+}
+
+// run streams on conn until the network breaks it, the server ends the session, or ctx ends.
+func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval time.Duration) connEnd {
 	stop := context.AfterFunc(ctx, func() {
 		_ = conn.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
@@ -244,6 +401,7 @@ func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval t
 
 	st.mu.Lock()
 	st.conn = conn
+	sess := st.sess
 	// The frames not yet acknowledged go again, in order: the server applies each seq once.
 	ok := true
 	for q := st.acked + 1; q <= st.seq && ok; q++ {
@@ -256,7 +414,7 @@ func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval t
 	}
 	st.mu.Unlock()
 	if !ok {
-		return true
+		return endBroken
 	}
 
 	senderDone := make(chan struct{})
@@ -287,18 +445,34 @@ func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval t
 	for {
 		_, b, err := conn.ReadMessage()
 		if err != nil {
-			return ctx.Err() == nil
+			switch {
+			case ctx.Err() != nil:
+				return endCtx
+			case websocket.IsCloseError(err, closeTokenRevoked, closeBlocked, closeEnded):
+				return endSession
+			}
+			return endBroken
 		}
 		at := time.Now()
 		kind, q := replyKind(b)
+		if kind == "decision" && !st.cfg.Echo && isChallenge(b) {
+			st.stepUp(ctx, sess, at)
+		}
 		st.mu.Lock()
 		ok := st.answerLocked(kind, q, at, interval == 0)
 		st.mu.Unlock()
 		if !ok {
-			return true
+			return endBroken
 		}
 	}
 }
+
+// Close codes of PROTOCOL.md after which the session's token cannot stream again.
+const (
+	closeTokenRevoked = 4001
+	closeBlocked      = 4003
+	closeEnded        = 4004
+)
 
 // answerLocked takes one answer; in the closed loop an ack sends the next frames. False: the connection broke.
 func (st *streamState) answerLocked(kind string, q int64, at time.Time, closedLoop bool) bool {
@@ -379,8 +553,9 @@ func progress(w io.Writer, c *counters, start time.Time) func() {
 				return
 			case <-t.C:
 				e, d := c.events.Load(), c.decisions.Load()
-				fmt.Fprintf(w, "\r%5.0fs  %8d events/s  %7d decisions/s  errors %d  reconnects %d   ",
-					time.Since(start).Seconds(), e-lastE, d-lastD, c.errors.Load(), c.reconnects.Load())
+				fmt.Fprintf(w, "\r%5.0fs  %8d events/s  %7d decisions/s  errors %d  reconnects %d  step-ups %d  reopened %d   ",
+					time.Since(start).Seconds(), e-lastE, d-lastD, c.errors.Load(), c.reconnects.Load(),
+					c.stepUps.Load(), c.reopened.Load())
 				lastE, lastD = e, d
 			}
 		}

@@ -90,6 +90,14 @@ func replyKind(b []byte) (kind string, seq int64) {
 	return kind, seq
 }
 
+// challengeAction is how a decision frame asking for a step-up reads (the server writes compact JSON; inside a
+// string value the quotes would be escaped, so no reason text can match it).
+var challengeAction = []byte(`"action":"challenge"`)
+
+// isChallenge reports whether a decision frame asks for a step-up, without decoding or allocating: it runs on
+// every decision the reader takes.
+func isChallenge(b []byte) bool { return bytes.Contains(b, challengeAction) }
+
 func field(b []byte, key string, end byte) string {
 	i := index(b, key)
 	if i < 0 {

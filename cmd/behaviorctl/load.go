@@ -56,8 +56,8 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "target %s  users %d  %.1fs\n", res.Target, res.Users, res.Seconds)
 	fmt.Fprintf(e.stdout, "events/s %.0f  samples/s %.0f  decision latency p50 %.0fus p99 %.0fus p99.9 %.0fus\n",
 		res.EventsPerSec, res.SamplesPerSec, res.LatencyP50us, res.LatencyP99us, res.LatencyP999us)
-	fmt.Fprintf(e.stdout, "frames %d  events %d  decisions %d  errors %d  reconnects %d\n",
-		res.Frames, res.Events, res.Decisions, res.Errors, res.Reconnects)
+	fmt.Fprintf(e.stdout, "frames %d  events %d  decisions %d  errors %d  reconnects %d  step-ups %d  sessions reopened %d\n",
+		res.Frames, res.Events, res.Decisions, res.Errors, res.Reconnects, res.StepUps, res.SessionsReopened)
 	return writeJSON(*jsonOut, res)
 }
 
