@@ -231,6 +231,7 @@ func stream(ctx context.Context, cfg Config, cl *client, u user, s session, seed
 	st := &streamState{
 		cfg: cfg, c: c, cl: cl, user: u, sess: s, ty: newTypist(seed, uint64(time.Now().UnixNano())),
 		sentAt: make(map[int64]time.Time, cfg.Window*2), frames: make(map[int64][]byte, cfg.Window*2),
+		openedAt: time.Now(),
 	}
 	defer st.stepUps.Wait()
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: 8 << 10, ReadBufferSize: 4 << 10}
@@ -267,7 +268,12 @@ func stream(ctx context.Context, cfg Config, cl *client, u user, s session, seed
 			sleepCtx(ctx, redialWait)
 			continue
 		}
-		switch st.run(ctx, conn, interval) {
+		end := st.run(ctx, conn, interval)
+		if ctx.Err() != nil {
+			// A write or read cut short by the run's end is not a broken connection.
+			break
+		}
+		switch end {
 		case endBroken:
 			c.reconnects.Add(1)
 		case endSession:
@@ -275,8 +281,9 @@ func stream(ctx context.Context, cfg Config, cl *client, u user, s session, seed
 				c.reconnects.Add(1)
 				continue
 			}
-			// A session that carried traffic was a good one: the next replacement need not wait long.
-			if st.progressed() {
+			// A session that lasted was a good one: its replacement need not wait long. One that the node ended at
+			// once (blocking every new session, say) lets the wait grow, so logins are not hammered.
+			if time.Since(st.openedAt) >= reopenBackoffMax {
 				backoff = reopenBackoffMin
 			}
 			gone = true
@@ -304,6 +311,8 @@ type streamState struct {
 	cl   *client
 	user user
 	ty   *typist
+	// openedAt is when the current session was opened (the stream's goroutine only).
+	openedAt time.Time
 
 	// stepping is set while a step-up is in flight (at most one per stream); stepUps waits for it.
 	stepping atomic.Bool
@@ -324,13 +333,6 @@ type streamState struct {
 	lat    []float64
 }
 
-// progressed reports whether the current session had any frame acknowledged.
-func (st *streamState) progressed() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.acked > 0
-}
-
 // reopen logs the user in again and opens a new session; the frames of the old one are dropped, and the new
 // one counts seq from 1. False (counted as an error) when the node refused.
 func (st *streamState) reopen(ctx context.Context) bool {
@@ -343,6 +345,7 @@ func (st *streamState) reopen(ctx context.Context) bool {
 		}
 		return false
 	}
+	st.openedAt = time.Now()
 	st.mu.Lock()
 	st.sess = s
 	st.seq, st.acked = 0, 0
