@@ -239,3 +239,19 @@ func TestRunReopensSessions(t *testing.T) {
 		})
 	}
 }
+
+// The reader's cheap look at server frames must hold on any input: no panic, a kind without its closing quote.
+func FuzzServerFrame(f *testing.F) {
+	f.Add([]byte(`{"type":"decision","seq":7,"decision_seq":3,"action":"challenge","risk":0.7}`))
+	f.Add([]byte(`{"type":"ack","seq":-12}`))
+	f.Add([]byte(`{"type":"`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kind, _ := replyKind(b)
+		if strings.Contains(kind, `"`) {
+			t.Fatalf("kind %q holds a quote", kind)
+		}
+		if isChallenge(b) && !strings.Contains(string(b), `"action":"challenge"`) {
+			t.Fatalf("challenge found in %q", b)
+		}
+	})
+}
