@@ -39,6 +39,9 @@ type Config struct {
 	Prefix int
 	// Setup bounds how many users are set up at once. Default 16.
 	Setup int
+	// StepUpDelay is how long a simulated user takes to answer a step-up (to type the MPIN once the app asks);
+	// the session streams on, challenged, meanwhile. Zero answers at once.
+	StepUpDelay time.Duration
 	// Progress receives a live progress line each second (nil: none).
 	Progress io.Writer
 }
@@ -366,6 +369,15 @@ func (st *streamState) stepUp(ctx context.Context, s session, at time.Time) {
 	go func() {
 		defer st.stepUps.Done()
 		defer st.stepping.Store(false)
+		if d := st.cfg.StepUpDelay; d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
 		sctx, cancel := context.WithTimeout(ctx, stepUpTimeout)
 		defer cancel()
 		err := st.cl.answerChallenge(sctx, s, st.user.mpin)

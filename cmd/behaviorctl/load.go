@@ -29,6 +29,8 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&cfg.Echo, "echo", false, "target is `behaviorctl echo` (the machine's ceiling), not a node")
 	fs.IntVar(&cfg.Prefix, "prefix", 42, "phone-number prefix of this run's users (0..99); existing users are reused")
 	fs.IntVar(&cfg.Setup, "setup", 16, "users set up at once")
+	fs.DurationVar(&cfg.StepUpDelay, "step-up-delay", 2*time.Second,
+		"how long a simulated user takes to answer a step-up with the MPIN (the session streams on, challenged)")
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
