@@ -11,16 +11,32 @@ import (
 
 // engineMetrics are the engine's OpenTelemetry instruments (exported in Prometheus form at /metrics).
 type engineMetrics struct {
-	decisions metric.Int64Counter
-	latency   metric.Float64Histogram
-	attrs     map[[2]string]metric.MeasurementOption // (action, mode) -> attributes, built once
+	latency metric.Float64Histogram
 }
 
 func newEngineMetrics(mp metric.MeterProvider, e *Engine) (*engineMetrics, error) {
 	m := mp.Meter("github.com/behaviorauth/engine/actors")
 	var em engineMetrics
 	var err error
-	if em.decisions, err = m.Int64Counter("behavior_decisions", metric.WithDescription("Decisions sent, by action and mode.")); err != nil {
+	// Decisions are counted by the engine's own counters and read at collection: an instrument's Add per
+	// decision (an attribute-set lookup and a lock) cost more than the rest of its bookkeeping.
+	var sets [len(actionNames)][len(modes)]attribute.Set
+	for a, action := range actionNames {
+		for md, mode := range modes {
+			sets[a][md] = attribute.NewSet(attribute.String("action", action), attribute.String("mode", mode))
+		}
+	}
+	if _, err = m.Int64ObservableCounter("behavior_decisions", metric.WithDescription("Decisions sent, by action and mode."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			for a := range actionNames {
+				for md := range modes {
+					if n := e.stats.byActionMode[a][md].Load(); n > 0 {
+						o.Observe(n, metric.WithAttributeSet(sets[a][md]))
+					}
+				}
+			}
+			return nil
+		})); err != nil {
 		return nil, err
 	}
 	if em.latency, err = m.Float64Histogram("behavior_decision_latency_seconds",
@@ -42,23 +58,12 @@ func newEngineMetrics(mp metric.MeterProvider, e *Engine) (*engineMetrics, error
 		})); err != nil {
 		return nil, err
 	}
-	em.attrs = make(map[[2]string]metric.MeasurementOption)
-	for _, a := range []string{ActionAllow, ActionChallenge, ActionBlock} {
-		for _, md := range []string{ModeEnrolling, ModeScoring, ModeDegraded, ""} {
-			em.attrs[[2]string{a, md}] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", a), attribute.String("mode", md)))
-		}
-	}
 	return &em, nil
 }
 
+// decision records a decision's latency (its count is in the engine's counters, see behavior_decisions).
 func (m *engineMetrics) decision(d *enginepb.Decision) {
-	opt, ok := m.attrs[[2]string{d.Action, d.Mode}]
-	if !ok {
-		opt = metric.WithAttributes(attribute.String("action", d.Action), attribute.String("mode", d.Mode))
-	}
-	ctx := context.Background()
-	m.decisions.Add(ctx, 1, opt)
 	if d.LatencyUs > 0 {
-		m.latency.Record(ctx, float64(d.LatencyUs)/1e6)
+		m.latency.Record(context.Background(), float64(d.LatencyUs)/1e6)
 	}
 }

@@ -10,14 +10,19 @@ var latencyBounds = [...]int64{50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 30
 
 // counters are the engine's running totals for Stats (the Prometheus view is in metrics.go).
 type counters struct {
-	events    atomic.Int64
-	samples   atomic.Int64
-	byAction  [3]atomic.Int64 // allow, challenge, block
-	degraded  atomic.Int64
-	latency   [len(latencyBounds)]atomic.Int64
-	indexes   atomic.Int64
-	startedAt time.Time
+	events   atomic.Int64
+	samples  atomic.Int64
+	byAction [3]atomic.Int64 // allow, challenge, block
+	// byActionMode counts by action (as byAction) and mode (modes below): the behavior_decisions metric.
+	byActionMode [3][len(modes)]atomic.Int64
+	degraded     atomic.Int64
+	latency      [len(latencyBounds)]atomic.Int64
+	indexes      atomic.Int64
+	startedAt    time.Time
 }
+
+// actionNames are the actions in actionIndex order.
+var actionNames = [...]string{ActionAllow, ActionChallenge, ActionBlock}
 
 func actionIndex(a string) int {
 	switch a {
@@ -29,9 +34,25 @@ func actionIndex(a string) int {
 	return 0
 }
 
+// modes are the decision modes counted apart ("" for a decision that has none).
+var modes = [...]string{ModeEnrolling, ModeScoring, ModeDegraded, ""}
+
+func modeIndex(m string) int {
+	switch m {
+	case ModeEnrolling:
+		return 0
+	case ModeScoring:
+		return 1
+	case ModeDegraded:
+		return 2
+	}
+	return 3
+}
+
 func (c *counters) decision(action, mode string, latencyUS int64) {
 	c.samples.Add(1)
 	c.byAction[actionIndex(action)].Add(1)
+	c.byActionMode[actionIndex(action)][modeIndex(mode)].Add(1)
 	if mode == ModeDegraded {
 		c.degraded.Add(1)
 	}
