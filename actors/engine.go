@@ -194,9 +194,9 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	// A span per request inside a traced call (REST), not per events frame: the event path is measured by
+	// A span per request inside a traced call (REST). The event path (EventsWithin) takes none: it is measured by
 	// metrics, and a span per frame would cost more than the frame.
-	if _, hot := msg.(*enginepb.Events); !hot && trace.SpanContextFromContext(ctx).IsValid() {
+	if trace.SpanContextFromContext(ctx).IsValid() {
 		var span trace.Span
 		_, span = e.tracer.Start(ctx, "actor "+kind+" "+fmt.Sprintf("%T", msg), trace.WithAttributes(
 			attribute.String("actor.kind", kind), attribute.String("actor.identity", identity)))
@@ -318,7 +318,18 @@ func (e *Engine) StartSession(ctx context.Context, sessionID, userID, loginID st
 
 // Events sends one client `events` message to its session.
 func (e *Engine) Events(ctx context.Context, sessionID string, m *enginepb.Events) (*enginepb.EventsReply, error) {
-	res, err := e.request(ctx, sessionID, KindSession, m)
+	return e.EventsWithin(ctx, sessionID, m, e.reqTO)
+}
+
+// EventsWithin is Events waiting at most timeout (and never past ctx's deadline or the cluster request
+// timeout): the transport's call per frame, which would otherwise build a deadline context (and its timer) per
+// frame.
+func (e *Engine) EventsWithin(ctx context.Context, sessionID string, m *enginepb.Events, timeout time.Duration) (*enginepb.EventsReply, error) {
+	timeout = min(timeout, e.reqTO)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	res, err := e.requestWithin(sessionID, KindSession, m, timeout, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -272,9 +272,7 @@ func (c *wsConn) events(ctx context.Context, arrived time.Time) {
 	c.mu.Lock()
 	c.inFlight = true
 	c.mu.Unlock()
-	ectx, cancel := context.WithTimeout(ctx, c.h.reqTimeout)
-	reply, err := c.h.engine.Events(ectx, c.sid, m)
-	cancel()
+	reply, err := c.h.engine.EventsWithin(ctx, c.sid, m, c.h.reqTimeout)
 	if err != nil {
 		// The engine may still read the message after its deadline: it is not reused.
 		c.dec.abandon()
