@@ -63,10 +63,11 @@ type sample struct {
 
 // sessionActor is one live session (cluster kind "session", identity = session id).
 type sessionActor struct {
-	eng     *Engine
-	id      string
-	st      *enginepb.Snapshot // nil until the session is known (Start or Postgres)
-	profile cachedPID          // the user's profile activation, as last looked up
+	eng      *Engine
+	id       string
+	st       *enginepb.Snapshot // nil until the session is known (Start or Postgres)
+	profile  cachedPID          // the user's profile activation, as last looked up
+	scoreMsg *enginepb.Score    // the Score request, reused from sample to sample
 
 	win     window
 	keys    map[string]*features.KeystrokeAccumulator
@@ -473,10 +474,18 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 		d.Mode = ModeScoring
 	} else {
 		var err error
-		sc, err = s.eng.score(s.st.UserId, &enginepb.Score{
-			SessionId: s.id, SampleSeq: d.Seq, Key: smp.key, Modality: smp.modality,
-			Vector: smp.vec, Fingerprint: smp.fingerprint, Learn: !degraded && s.st.State == StateActive,
-		}, &s.profile)
+		// One request message per session, reused: the profile is done with it once it has answered (a remote
+		// one had it serialized before). A request that got no answer may still be read, so it is dropped.
+		if s.scoreMsg == nil {
+			s.scoreMsg = &enginepb.Score{}
+		}
+		q := s.scoreMsg
+		q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, d.Seq, smp.key, smp.modality
+		q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, !degraded && s.st.State == StateActive
+		sc, err = s.eng.score(s.st.UserId, q, &s.profile)
+		if err != nil {
+			s.scoreMsg = nil
+		}
 		if err != nil {
 			degraded = true
 			d.Reasons = append(d.Reasons, "profile_unreachable")
@@ -564,7 +573,7 @@ func (s *sessionActor) record(d *enginepb.Decision, smp sample) {
 	if len(smp.vec) > 0 {
 		pd.VectorKey, pd.Vector = smp.key, append([]float32(nil), smp.vec...)
 	}
-	s.eng.writer.Add([]persistence.Decision{pd})
+	s.eng.writer.Add(pd)
 	s.eng.metrics.decision(d)
 	s.eng.stats.decision(d.Action, d.Mode, d.LatencyUs)
 }

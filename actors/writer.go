@@ -39,7 +39,7 @@ func NewWriter(store *persistence.Sessions, health *Health, log *slog.Logger, fl
 }
 
 // Add queues decisions. It never blocks on the database.
-func (w *Writer) Add(ds []persistence.Decision) {
+func (w *Writer) Add(ds ...persistence.Decision) {
 	w.mu.Lock()
 	w.decisions = append(w.decisions, ds...)
 	if over := len(w.decisions) - w.maxPending; over > 0 {

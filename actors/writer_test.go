@@ -43,7 +43,7 @@ func TestWriterDropsRowsTheStoreRefuses(t *testing.T) {
 			health := &actors.Health{}
 			w := actors.NewWriter(h.db, health, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour, 1000)
 			ok := good(int64(10 * (i + 1)))
-			w.Add([]persistence.Decision{tc.bad(), ok})
+			w.Add(tc.bad(), ok)
 			if err := w.Flush(testCtx(t)); err != nil {
 				t.Fatalf("flush: %v", err)
 			}
