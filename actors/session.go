@@ -93,6 +93,9 @@ func newSessionActor(eng *Engine) actor.Actor {
 // kept: a kept one costs every idle session about a kilobyte.
 func (s *sessionActor) logger() *slog.Logger { return s.eng.log.With("session_id", s.id) }
 
+// unknownLinger is how long an activation for an unknown session id stays after its last message.
+const unknownLinger = 2 * time.Second
+
 // Receive handles one message at a time; nothing in it panics on client input.
 func (s *sessionActor) Receive(ctx actor.Context) {
 	msg := ctx.Message()
@@ -100,11 +103,14 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.eng.faults(KindSession, msg)
 	}
 	defer func() {
-		// A message for a session nobody started (a probe of a random id) must not keep an activation alive.
+		// A message for a session nobody started (a probe of a random id) must not keep an activation alive
+		// for long. It lingers a moment rather than stopping at once: a message that reaches an actor after it
+		// stopped is dropped without an answer (Proto.Actor does not dead-letter a stopped mailbox), so a second
+		// request close behind the first would wait out its whole timeout instead of hearing "not found".
 		if s.st == nil {
 			switch msg.(type) {
 			case *enginepb.Events, *enginepb.StatusRequest, *enginepb.Attach, *enginepb.ChallengeResult, *enginepb.End:
-				ctx.Poison(ctx.Self())
+				ctx.SetReceiveTimeout(unknownLinger)
 			}
 		}
 	}()
