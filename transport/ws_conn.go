@@ -494,12 +494,14 @@ func (c *wsConn) writeBurst(o *wsOut) bool {
 	if !corkable {
 		return c.write(o)
 	}
+	// One deadline for the burst: its frames reach the socket together, at uncork.
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.h.limits.WriteTimeout))
 	ck.cork()
-	ok := c.write(o)
+	ok := c.writeFrame(o)
 	for n := 1; ok && n < wsBurst; n++ {
 		select {
 		case next := <-c.out:
-			ok = c.write(next)
+			ok = c.writeFrame(next)
 			continue
 		default:
 		}
@@ -511,8 +513,14 @@ func (c *wsConn) writeBurst(o *wsOut) bool {
 	return ok
 }
 
+// write writes one frame within the write timeout.
 func (c *wsConn) write(o *wsOut) bool {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.h.limits.WriteTimeout))
+	return c.writeFrame(o)
+}
+
+// writeFrame writes one frame under the deadline already set.
+func (c *wsConn) writeFrame(o *wsOut) bool {
 	err := c.conn.WriteMessage(websocket.TextMessage, o.b)
 	c.h.putOut(o)
 	return err == nil
