@@ -178,30 +178,18 @@ const poolTimeout = time.Second
 
 // poolWaits lends answer channels with their timers; one that timed out is dropped rather than lent again (a
 // late answer may still arrive on it).
-var poolWaits = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &poolWait{ch: make(chan poolResp, 1), t: t}
-}}
-
-type poolWait struct {
-	ch chan poolResp
-	t  *time.Timer
-}
+var poolWaits = sync.Pool{New: func() any { return newAwaiter[poolResp]() }}
 
 func (p *IndexPool) do(r *poolReq) (int, error) {
-	w := poolWaits.Get().(*poolWait)
+	w := poolWaits.Get().(*awaiter[poolResp])
 	r.reply = w.ch
 	p.e.system.Root.Send(p.pidFor(r.key), r)
-	w.t.Reset(poolTimeout)
-	select {
-	case resp := <-w.ch:
-		w.t.Stop()
-		poolWaits.Put(w)
-		return resp.n, resp.err
-	case <-w.t.C:
+	resp, ok := w.await(poolTimeout)
+	if !ok {
 		return 0, fmt.Errorf("index %s: no answer within %s: %w", r.key, poolTimeout, ErrUnavailable)
 	}
+	poolWaits.Put(w)
+	return resp.n, resp.err
 }
 
 // Handle returns the scoring.Index view of the pool's index under key (created on first write, of dim values).

@@ -23,14 +23,39 @@ type replies struct {
 
 // replySlot is one registered reply address.
 type replySlot struct {
-	pid   *actor.PID
-	proc  *replyProcess
-	timer *time.Timer
+	pid  *actor.PID
+	proc *replyProcess
 }
 
 // replyProcess receives the answer to the one request its slot carries at a time.
 type replyProcess struct {
-	ch chan any // capacity 1: the answer never blocks the responder
+	*awaiter[any]
+}
+
+// awaiter is an answer channel with its own timer, both reused while answers come in time. One whose wait timed
+// out must not be reused: its late answer may still arrive.
+type awaiter[T any] struct {
+	ch chan T // capacity 1: the answer never blocks the one who answers
+	t  *time.Timer
+}
+
+func newAwaiter[T any]() *awaiter[T] {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &awaiter[T]{ch: make(chan T, 1), t: t}
+}
+
+// await returns the answer, or false when none came within d.
+func (a *awaiter[T]) await(d time.Duration) (T, bool) {
+	a.t.Reset(d)
+	select {
+	case v := <-a.ch:
+		a.t.Stop()
+		return v, true
+	case <-a.t.C:
+		var zero T
+		return zero, false
+	}
 }
 
 var _ actor.Process = (*replyProcess)(nil)
@@ -66,14 +91,12 @@ func (r *replies) get() (*replySlot, error) {
 		return s, nil
 	}
 	r.mu.Unlock()
-	p := &replyProcess{ch: make(chan any, 1)}
+	p := &replyProcess{newAwaiter[any]()}
 	pid, ok := r.sys.ProcessRegistry.Add(p, "reply"+r.sys.ProcessRegistry.NextId())
 	if !ok {
 		return nil, fmt.Errorf("reply address %s already registered", pid.Id)
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &replySlot{pid: pid, proc: p, timer: t}, nil
+	return &replySlot{pid: pid, proc: p}, nil
 }
 
 func (r *replies) put(s *replySlot) {
@@ -97,17 +120,14 @@ func (r *replies) request(pid *actor.PID, msg any, timeout time.Duration) (any, 
 		return nil, err
 	}
 	r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
-	s.timer.Reset(timeout)
-	select {
-	case res := <-s.proc.ch:
-		s.timer.Stop()
-		r.put(s)
-		if err, ok := res.(error); ok && err == actor.ErrDeadLetter {
-			return nil, err
-		}
-		return res, nil
-	case <-s.timer.C:
+	res, ok := s.proc.await(timeout)
+	if !ok {
 		r.drop(s)
 		return nil, actor.ErrTimeout
 	}
+	r.put(s)
+	if err, ok := res.(error); ok && err == actor.ErrDeadLetter {
+		return nil, err
+	}
+	return res, nil
 }
