@@ -190,10 +190,7 @@ func (e *Engine) pid(identity, kind string) *actor.PID {
 // request sends msg to the actor identity of kind and waits for the answer until ctx's deadline (at most the
 // cluster request timeout). A dead activation (its member left, or it stopped) is looked up once more.
 func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (any, error) {
-	timeout := e.reqTO
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
+	timeout := e.within(ctx, e.reqTO)
 	// A span per request inside a traced call (REST). The event path (EventsWithin) takes none: it is measured by
 	// metrics, and a span per frame would cost more than the frame.
 	if trace.SpanContextFromContext(ctx).IsValid() {
@@ -203,6 +200,15 @@ func (e *Engine) request(ctx context.Context, identity, kind string, msg any) (a
 		defer span.End()
 	}
 	return e.requestWithin(identity, kind, msg, timeout, nil)
+}
+
+// within is how long a request may wait: d, at most the cluster request timeout, and never past ctx's deadline.
+func (e *Engine) within(ctx context.Context, d time.Duration) time.Duration {
+	d = min(d, e.reqTO)
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	return d
 }
 
 // cachedPID is a caller's own memory of the activation it asks again and again (a session its user's profile),
@@ -325,11 +331,7 @@ func (e *Engine) Events(ctx context.Context, sessionID string, m *enginepb.Event
 // timeout): the transport's call per frame, which would otherwise build a deadline context (and its timer) per
 // frame.
 func (e *Engine) EventsWithin(ctx context.Context, sessionID string, m *enginepb.Events, timeout time.Duration) (*enginepb.EventsReply, error) {
-	timeout = min(timeout, e.reqTO)
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	res, err := e.requestWithin(sessionID, KindSession, m, timeout, nil)
+	res, err := e.requestWithin(sessionID, KindSession, m, e.within(ctx, timeout), nil)
 	if err != nil {
 		return nil, err
 	}
