@@ -168,9 +168,9 @@ func engEncodeChunks(ds []Decision, order []int, cuts []int, sessionID func(*Dec
 				return wireNull(b)
 			}
 			b = binary.BigEndian.AppendUint32(b, uint32(4*len(d.Vector)))
-			for _, x := range d.Vector {
-				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x)) // as EncodeVector stores it
-			}
+			at := len(b)
+			b = append(b, make([]byte, 4*len(d.Vector))...)
+			engPutVector(b[at:], d.Vector) // as EncodeVector stores it
 			return b
 		})
 		out = append(out, c)
