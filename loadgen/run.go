@@ -369,14 +369,8 @@ func (st *streamState) stepUp(ctx context.Context, s session, at time.Time) {
 	go func() {
 		defer st.stepUps.Done()
 		defer st.stepping.Store(false)
-		if d := st.cfg.StepUpDelay; d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
+		if d := st.cfg.StepUpDelay; d > 0 && !sleepCtx(ctx, d) {
+			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, stepUpTimeout)
 		defer cancel()
