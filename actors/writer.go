@@ -38,6 +38,12 @@ func NewWriter(store *persistence.Sessions, health *Health, log *slog.Logger, fl
 	}
 }
 
+// writerKickAt is the queue length that starts a flush before the tick. Postgres's cost is mostly per row and
+// per round trip, and a session's decisions of one flush share a row: at full load, flushing on the tick (a
+// chunk of some 60 decisions per busy session) costs Postgres a fraction of flushing every few hundred
+// decisions (chunks of under 10). The bound only keeps a burst from growing one batch without limit.
+const writerKickAt = 8192
+
 // Add queues decisions. It never blocks on the database.
 func (w *Writer) Add(ds ...persistence.Decision) {
 	w.mu.Lock()
@@ -49,7 +55,7 @@ func (w *Writer) Add(ds ...persistence.Decision) {
 	}
 	n := len(w.decisions)
 	w.mu.Unlock()
-	if n >= 256 {
+	if n >= writerKickAt {
 		w.signal()
 	}
 }
