@@ -405,48 +405,55 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 // consecutive seqs, one chunk each. A run never spans a stored chunk, whose seqs are not in it.
 func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
 	stored map[[16]byte][][2]int64) []engRawChunk {
-	// The decisions to write, by session (in the order sessions first appear) and then by seq; stable, so that
-	// of equal seqs the first given comes first.
-	order := make([]int, 0, len(ds))
+	// The decisions to write, by session (in the order sessions first appear), then by seq, then in the order
+	// given, so that of equal seqs the first given comes first. Each decision's session is looked up once: a
+	// comparison reads only its key.
+	type key struct {
+		rank int
+		seq  int64
+		i    int
+		id   [16]byte
+	}
+	keys := make([]key, 0, len(ds))
 	rank := make(map[[16]byte]int, len(byID))
 	for i := range ds {
 		u := byID[ds[i].SessionID].Bytes
 		if !live[u] || engStored(stored[u], ds[i].Seq) {
 			continue
 		}
-		if _, ok := rank[u]; !ok {
-			rank[u] = len(rank)
+		r, ok := rank[u]
+		if !ok {
+			r = len(rank)
+			rank[u] = r
 		}
-		order = append(order, i)
+		keys = append(keys, key{rank: r, seq: ds[i].Seq, i: i, id: u})
 	}
-	if len(order) == 0 {
+	if len(keys) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		ra, rb := rank[byID[ds[a].SessionID].Bytes], rank[byID[ds[b].SessionID].Bytes]
-		if ra != rb {
-			return ra - rb
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.rank, b.rank); c != 0 {
+			return c
 		}
-		return cmp.Compare(ds[a].Seq, ds[b].Seq)
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
 	})
-	// Drop repeated seqs (the first stays).
-	kept := order[:1]
-	for _, i := range order[1:] {
-		p := ds[kept[len(kept)-1]]
-		if byID[p.SessionID] == byID[ds[i].SessionID] && p.Seq == ds[i].Seq {
-			continue
-		}
-		kept = append(kept, i)
-	}
-	order = kept
-
-	// A chunk ends where the session changes or a seq is skipped.
+	// Drop repeated seqs (the first stays); a chunk ends where the session changes or a seq is skipped.
+	order := make([]int, 0, len(keys))
 	cuts := make([]int, 0, len(rank))
-	for j := 1; j < len(order); j++ {
-		p, d := &ds[order[j-1]], &ds[order[j]]
-		if byID[p.SessionID] != byID[d.SessionID] || p.Seq+1 != d.Seq {
-			cuts = append(cuts, j)
+	for j, k := range keys {
+		if j > 0 {
+			p := keys[j-1]
+			if p.rank == k.rank && p.seq == k.seq {
+				continue
+			}
+			if p.rank != k.rank || p.seq+1 != k.seq {
+				cuts = append(cuts, len(order))
+			}
 		}
+		order = append(order, k.i)
 	}
 	cuts = append(cuts, len(order))
 	return engEncodeChunks(ds, order, cuts, func(d *Decision) [16]byte { return byID[d.SessionID].Bytes })
