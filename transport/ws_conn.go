@@ -31,9 +31,11 @@ const (
 type wsOut struct{ b []byte }
 
 // wsConn is one live WebSocket connection. It runs exactly two goroutines: the reader (the HTTP handler's own
-// goroutine), which decodes frames and calls the engine one message at a time, in order; and the writer, the only
-// one that writes data frames, fed by a bounded queue. A small local actor receives the session's pushes and puts
-// them on the same queue.
+// goroutine), which decodes frames, calls the engine one message at a time, in order, and writes each message's
+// answer itself; and the writer, which writes what the session pushes (fed by a bounded queue, from a small local
+// actor that receives the pushes), the keepalive pings and the close. Data frames are written under wmu, one
+// corked burst at a time. The reader writing its own answers saves a goroutine hand-off per message, the largest
+// scheduling cost of the event path.
 //
 // Closing: any party asks with closeWith (or closeSoon, which lets a message being applied finish first); the
 // writer sends what is queued, then the close frame, and gives the peer wsCloseGrace to answer while the reader
@@ -54,6 +56,10 @@ type wsConn struct {
 	writerDone chan struct{}
 	closing    atomic.Bool
 
+	// wmu is held while writing data frames or the close frame; closeSent (under wmu) ends data frames.
+	wmu       sync.Mutex
+	closeSent bool
+
 	mu            sync.Mutex
 	closeCode     int
 	closeReason   string
@@ -71,6 +77,7 @@ type wsConn struct {
 	attached bool
 	messages int64
 	peerCode int
+	answer   []*wsOut // the frames answering the message being handled, written together after it
 }
 
 func newWSConn(h *wsHub, conn *websocket.Conn, claims auth.SessionClaims, token, client string) *wsConn {
@@ -156,7 +163,7 @@ func (c *wsConn) push(p *enginepb.Push) {
 	if p.Decision != nil {
 		o := c.h.getOut()
 		o.b = wsAppendDecision(o.b, p.Decision)
-		c.enqueue(o, false)
+		c.enqueue(o)
 	}
 	if p.CloseCode != 0 {
 		reason := p.CloseReason
@@ -212,6 +219,7 @@ func (c *wsConn) readLoop(ctx context.Context) {
 			c.handle(ctx, buf.Bytes(), arrived)
 		}
 		c.h.putReadBuf(buf)
+		c.writeAnswer()
 	}
 }
 
@@ -254,7 +262,7 @@ func (c *wsConn) handle(ctx context.Context, data []byte, arrived time.Time) {
 	case wsFramePing:
 		o := c.h.getOut()
 		o.b = wsAppendPong(o.b)
-		c.enqueue(o, true)
+		c.answer = append(c.answer, o)
 	case wsFrameEvents:
 		c.events(ctx, arrived)
 	}
@@ -305,13 +313,15 @@ func (c *wsConn) events(ctx context.Context, arrived time.Time) {
 	for _, d := range reply.Decisions {
 		o := c.h.getOut()
 		o.b = wsAppendDecision(o.b, d)
-		c.enqueue(o, true)
+		c.answer = append(c.answer, o)
 	}
 	if reply.AckSeq > 0 {
 		o := c.h.getOut()
 		o.b = wsAppendAck(o.b, reply.AckSeq)
-		c.enqueue(o, true)
+		c.answer = append(c.answer, o)
 	}
+	// Written before a close the engine asked for, so that they precede the close frame.
+	c.writeAnswer()
 	c.finishInFlight(int(reply.CloseCode), reply.CloseReason)
 }
 
@@ -348,7 +358,23 @@ func (c *wsConn) sendEventErrors(f *wsFrame, engineErrs []*enginepb.EventError) 
 func (c *wsConn) sendError(code, msg string, seq int64, index int32) {
 	o := c.h.getOut()
 	o.b = wsAppendError(o.b, code, msg, seq, index)
-	c.enqueue(o, true)
+	c.answer = append(c.answer, o)
+}
+
+// writeAnswer writes the frames answering the current message, in one corked burst. A client that does not read
+// them within the write timeout is disconnected.
+func (c *wsConn) writeAnswer() {
+	if len(c.answer) == 0 {
+		return
+	}
+	if !c.closing.Load() && !c.writeFrames(c.answer) {
+		c.abort("write failed")
+	}
+	for i, o := range c.answer {
+		c.h.putOut(o)
+		c.answer[i] = nil
+	}
+	c.answer = c.answer[:0]
 }
 
 // finishInFlight ends an engine call and carries out the close it asked for, or one that was asked meanwhile.
@@ -366,11 +392,9 @@ func (c *wsConn) finishInFlight(code int, reason string) {
 	}
 }
 
-// enqueue puts a frame on the outgoing queue. The queue is bounded: when it is full, the reader (block) waits
-// up to the write timeout for room, so that a burst of answers to one message does not cut a client that reads;
-// a push (not block) does not wait. A client that leaves the queue full is disconnected: its frames never pile
-// up in memory.
-func (c *wsConn) enqueue(o *wsOut, block bool) {
+// enqueue puts a pushed frame on the outgoing queue, without waiting. The queue is bounded: a client that leaves
+// it full is disconnected, so that its frames never pile up in memory.
+func (c *wsConn) enqueue(o *wsOut) {
 	if c.closing.Load() {
 		c.h.putOut(o)
 		return
@@ -380,19 +404,7 @@ func (c *wsConn) enqueue(o *wsOut, block bool) {
 		return
 	default:
 	}
-	if block {
-		t := time.NewTimer(c.h.limits.WriteTimeout)
-		defer t.Stop()
-		select {
-		case c.out <- o:
-			return
-		case <-c.closingCh:
-		case <-t.C:
-			c.abort("outgoing queue full: client not reading")
-		}
-	} else {
-		c.abort("outgoing queue full: client not reading")
-	}
+	c.abort("outgoing queue full: client not reading")
 	c.h.putOut(o)
 }
 
@@ -484,46 +496,55 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// wsBurst bounds the frames gathered into one socket write.
+// wsBurst bounds the queued frames gathered into one socket write.
 const wsBurst = 64
 
-// writeBurst writes o and whatever is queued behind it (up to wsBurst frames) with the connection corked, so
-// that they reach the socket in one system call.
+// writeBurst writes o and whatever is queued behind it (up to wsBurst frames) in one burst.
 func (c *wsConn) writeBurst(o *wsOut) bool {
-	ck, corkable := c.conn.UnderlyingConn().(corker)
-	if !corkable {
-		return c.write(o)
-	}
-	// One deadline for the burst: its frames reach the socket together, at uncork.
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.h.limits.WriteTimeout))
-	ck.cork()
-	ok := c.writeFrame(o)
-	for n := 1; ok && n < wsBurst; n++ {
+	var burst [wsBurst]*wsOut
+	frames := append(burst[:0], o)
+	for len(frames) < wsBurst {
 		select {
 		case next := <-c.out:
-			ok = c.writeFrame(next)
+			frames = append(frames, next)
 			continue
 		default:
 		}
 		break
 	}
-	if err := ck.uncork(); err != nil {
-		return false
+	ok := c.writeFrames(frames)
+	for _, o := range frames {
+		c.h.putOut(o)
 	}
 	return ok
 }
 
-// write writes one frame within the write timeout.
-func (c *wsConn) write(o *wsOut) bool {
+// writeFrames writes frames in order under one write deadline, with the connection corked so that they reach
+// the socket in one system call. After the close frame it writes nothing (and reports success: the close is
+// under way).
+func (c *wsConn) writeFrames(frames []*wsOut) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return true
+	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.h.limits.WriteTimeout))
-	return c.writeFrame(o)
-}
-
-// writeFrame writes one frame under the deadline already set.
-func (c *wsConn) writeFrame(o *wsOut) bool {
-	err := c.conn.WriteMessage(websocket.TextMessage, o.b)
-	c.h.putOut(o)
-	return err == nil
+	ck, corkable := c.conn.UnderlyingConn().(corker)
+	if corkable {
+		ck.cork()
+	}
+	ok := true
+	for _, o := range frames {
+		if ok = c.conn.WriteMessage(websocket.TextMessage, o.b) == nil; !ok {
+			break
+		}
+	}
+	if corkable {
+		if err := ck.uncork(); err != nil {
+			return false
+		}
+	}
+	return ok
 }
 
 // finishClose writes what is queued, then the close frame, and gives the peer wsCloseGrace to answer it.
@@ -537,13 +558,16 @@ func (c *wsConn) finishClose() {
 	for drained := false; !drained; {
 		select {
 		case o := <-c.out:
-			if !c.write(o) {
+			if !c.writeBurst(o) {
 				return
 			}
 		default:
 			drained = true
 		}
 	}
+	c.wmu.Lock()
+	c.closeSent = true
+	c.wmu.Unlock()
 	if code != websocket.CloseAbnormalClosure {
 		// ErrCloseSent when the library or the peer's close already did it.
 		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
