@@ -84,8 +84,8 @@ func TestCrashRecovery(t *testing.T) {
 		}, true},
 		{actors.KindProfile, func(s *session, _ int64) func(string, any) bool {
 			return func(kind string, msg any) bool {
-				m, ok := msg.(*enginepb.Score)
-				return ok && kind == actors.KindProfile && m.SessionId == s.id
+				m, ok := msg.(*enginepb.ScoreBatch)
+				return ok && kind == actors.KindProfile && len(m.Samples) > 0 && m.Samples[0].SessionId == s.id
 			}
 		}, false},
 		{actors.KindIndex, func(*session, int64) func(string, any) bool {

@@ -278,6 +278,19 @@ func (e *Engine) score(userID string, m *enginepb.Score, cached *cachedPID) (*en
 	return r, nil
 }
 
+// scoreBatch asks the user's profile for the scores of a message's samples (see enginepb.ScoreBatch).
+func (e *Engine) scoreBatch(userID string, m *enginepb.ScoreBatch, cached *cachedPID) (*enginepb.ScoreBatchReply, error) {
+	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2, cached)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*enginepb.ScoreBatchReply)
+	if !ok {
+		return nil, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
+	}
+	return r, nil
+}
+
 // blocked revokes the login's tokens (in the background, retried, so a slow database does not hold the actor).
 func (e *Engine) blocked(userID, loginID, sessionID, why string) {
 	if e.onBlock == nil {

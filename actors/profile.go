@@ -70,9 +70,10 @@ type profileActor struct {
 	inflight chan saveDone
 	learned  map[string]int64 // session id -> last sample seq learned, so a retried Score is learned once
 
-	sc    *scoring.Scratch
-	res   scoring.Result
-	query []float32
+	sc     *scoring.Scratch
+	res    scoring.Result
+	query  []float32
+	recent []float64 // scoreBatch's copy of the session's recent scores
 }
 
 func newProfileActor(eng *Engine) actor.Actor {
@@ -98,6 +99,8 @@ func (p *profileActor) Receive(ctx actor.Context) {
 		p.load()
 	case *enginepb.Score:
 		ctx.Respond(p.score(m))
+	case *enginepb.ScoreBatch:
+		ctx.Respond(p.scoreBatch(m))
 	case *enginepb.Feedback:
 		ctx.Respond(p.feedback(m))
 	case *enginepb.ProfileRequest:
@@ -278,6 +281,35 @@ func (p *profileActor) score(m *enginepb.Score) *enginepb.ScoreReply {
 		}
 	}
 	return reply
+}
+
+// scoreBatch scores a message's samples in order, exactly as the session's requests one per sample would be
+// answered: it follows the session's fused risk from m.Recent, learns only until a sample's decision would not
+// be allow (the session then leaves the active state, and its later requests would not ask to learn), and stops
+// after a sample that would block (the session stops there) or that fails (the session decides it degraded and
+// scores the rest alone).
+func (p *profileActor) scoreBatch(m *enginepb.ScoreBatch) *enginepb.ScoreBatchReply {
+	r := &enginepb.ScoreBatchReply{Replies: make([]*enginepb.ScoreReply, 0, len(m.Samples))}
+	recent := append(p.recent[:0], m.Recent...)
+	learn := true
+	for _, q := range m.Samples {
+		q.Learn = q.Learn && learn
+		sc := p.score(q)
+		r.Replies = append(r.Replies, sc)
+		if sc.Error != "" {
+			break
+		}
+		if sc.HasRisk {
+			recent = fuseAppend(recent, sc.Risk)
+		}
+		v := verdict(&p.eng.policy, fuse(recent), false, sc.Reasons)
+		if v == ActionBlock {
+			break
+		}
+		learn = learn && v == ActionAllow
+	}
+	p.recent = recent
+	return r
 }
 
 // wireRisk maps a calibrated risk to the session's scale, where the user's own threshold sits at 0.5: the

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/behaviorauth/engine/actors/enginepb"
+	"github.com/behaviorauth/engine/config"
 	"github.com/behaviorauth/engine/features"
 	"github.com/behaviorauth/engine/persistence"
 )
@@ -65,9 +67,12 @@ type sample struct {
 type sessionActor struct {
 	eng      *Engine
 	id       string
-	st       *enginepb.Snapshot // nil until the session is known (Start or Postgres)
-	profile  cachedPID          // the user's profile activation, as last looked up
-	scoreMsg *enginepb.Score    // the Score request, reused from sample to sample
+	st       *enginepb.Snapshot   // nil until the session is known (Start or Postgres)
+	profile  cachedPID            // the user's profile activation, as last looked up
+	scoreMsg *enginepb.Score      // the Score request of a sample scored alone, reused
+	batch    *enginepb.ScoreBatch // the ScoreBatch request of a message's samples, reused with its Scores
+	pending  []sample             // the samples of the message being applied, in order
+	arena    []float32            // their vectors
 
 	win     window
 	keys    map[string]*features.KeystrokeAccumulator
@@ -75,7 +80,6 @@ type sessionActor struct {
 	pointer *features.PointerAccumulator
 	ptrKind string
 	motion  *features.MotionAccumulator
-	vec     []float32
 	sub     *actor.PID
 	self    *actor.PID
 	// pendingCommit marks fields committed while a key was still down.
@@ -306,6 +310,9 @@ func (s *sessionActor) events(ctx actor.Context, m *enginepb.Events) *enginepb.E
 	}
 	reply := &enginepb.EventsReply{AckSeq: m.Seq, Errors: m.Rejected}
 	s.eng.stats.events.Add(int64(len(m.Events)))
+	// Every event first (the samples it completes wait in pending), then the samples' decisions, in order. So
+	// the events after a sample that blocks are still counted and checked, but their samples are not decided.
+	s.arena, s.pending = s.arena[:0], s.pending[:0]
 	for i, e := range m.Events {
 		s.st.Events++
 		s.win.add(weventOf(e))
@@ -314,16 +321,12 @@ func (s *sessionActor) events(ctx actor.Context, m *enginepb.Events) *enginepb.E
 			reply.Errors = append(reply.Errors, &enginepb.EventError{Index: int32(i), Code: "invalid_event", Message: evErr.Error()})
 			continue
 		}
-		if !ok {
-			continue
-		}
-		d := s.decide(ctx, m.Seq, m.ReceivedAtNs, smp)
-		reply.Decisions = append(reply.Decisions, d)
-		if s.st.State == StateBlocked {
-			reply.CloseCode, reply.CloseReason = CloseBlocked, "session blocked"
-			break
+		if ok {
+			s.pending = append(s.pending, smp)
 		}
 	}
+	s.decideAll(ctx, m, reply)
+	clear(s.pending) // their vectors: the arena is reused
 	s.st.LastSeq = m.Seq
 	s.markDirty()
 	s.publish()
@@ -345,11 +348,15 @@ func (s *sessionActor) keyAcc(field string) *features.KeystrokeAccumulator {
 	return acc
 }
 
+// scratch returns room for a vector of n in the arena of the message being applied.
 func (s *sessionActor) scratch(n int) []float32 {
-	if cap(s.vec) < n {
-		s.vec = make([]float32, n)
+	if cap(s.arena)-len(s.arena) < n {
+		// A new array: the samples assembled so far keep theirs.
+		s.arena = make([]float32, 0, max(2*cap(s.arena), n, 128))
 	}
-	return s.vec[:n]
+	at := len(s.arena)
+	s.arena = s.arena[:at+n]
+	return s.arena[at : at+n : at+n]
 }
 
 // assemble feeds one event to its modality's accumulator and returns a sample when the event completes one.
@@ -463,9 +470,87 @@ func (s *sessionActor) commitSample(field string, acc *features.KeystrokeAccumul
 	return smp
 }
 
-// decide scores one sample through the user's profile, fuses it into the session risk, applies the policy and
+// decideAll decides the message's samples in order, until one blocks the session. Their scores come from one
+// request to the profile (scoreBatch), which answers as one request per sample would have; a sample that its
+// answer leaves out (the profile stopped at a failure) is scored alone, as it would have been.
+func (s *sessionActor) decideAll(ctx actor.Context, m *enginepb.Events, reply *enginepb.EventsReply) {
+	if len(s.pending) == 0 {
+		return
+	}
+	scores, batchErr := s.scoreBatch()
+	k := 0 // the next scorable sample's index in the batch
+	for _, smp := range s.pending {
+		var pre scored
+		if smp.err == nil {
+			switch {
+			case k < len(scores):
+				pre = scored{reply: scores[k], ok: true}
+				if e := scores[k].Error; e != "" {
+					pre = scored{err: fmt.Errorf("profile %s: %s: %w", s.st.UserId, e, ErrUnavailable), ok: true}
+				}
+			case k == 0 && batchErr != nil:
+				pre = scored{err: batchErr, ok: true}
+			}
+			k++
+		}
+		d := s.decide(ctx, m.Seq, m.ReceivedAtNs, smp, pre)
+		reply.Decisions = append(reply.Decisions, d)
+		if s.st.State == StateBlocked {
+			reply.CloseCode, reply.CloseReason = CloseBlocked, "session blocked"
+			return
+		}
+	}
+}
+
+// scored is a sample's score obtained before its decision (ok), or a failure to obtain it.
+type scored struct {
+	reply *enginepb.ScoreReply
+	err   error
+	ok    bool
+}
+
+// scoreBatch asks the profile for the scores of the pending samples (those that have a vector), in one request.
+// The profile learns from them while the session would stay active, as decide's requests one by one would.
+func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
+	if s.batch == nil {
+		s.batch = &enginepb.ScoreBatch{}
+	}
+	b := s.batch
+	b.Recent = append(b.Recent[:0], s.st.RecentScores...)
+	all := b.Samples[:cap(b.Samples)]
+	b.Samples = b.Samples[:0]
+	learn := s.eng.health.PostgresUp() && s.st.State == StateActive
+	seq := s.st.DecisionSeq
+	for _, smp := range s.pending {
+		seq++ // the decision seq decide gives it
+		if smp.err != nil {
+			continue
+		}
+		var q *enginepb.Score
+		if n := len(b.Samples); n < len(all) && all[n] != nil {
+			q = all[n]
+		} else {
+			q = &enginepb.Score{}
+		}
+		q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, seq, smp.key, smp.modality
+		q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, learn
+		b.Samples = append(b.Samples, q)
+	}
+	if len(b.Samples) == 0 {
+		return nil, nil
+	}
+	r, err := s.eng.scoreBatch(s.st.UserId, b, &s.profile)
+	if err != nil {
+		// The profile may still read the request and the vectors after the deadline: neither is reused.
+		s.batch, s.arena = nil, nil
+		return nil, err
+	}
+	return r.Replies, nil
+}
+
+// decide fuses one sample's score (pre, or one asked for now) into the session risk, applies the policy and
 // records the decision.
-func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, smp sample) *enginepb.Decision {
+func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, smp sample, pre scored) *enginepb.Decision {
 	s.st.Samples++
 	s.st.DecisionSeq++
 	d := &enginepb.Decision{
@@ -473,24 +558,26 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 		Sample: &enginepb.Sample{Field: smp.field, Modality: smp.modality},
 	}
 	degraded := !s.eng.health.PostgresUp()
-	var sc *enginepb.ScoreReply
 	if smp.err != nil {
 		d.Sample.Status = "rejected"
 		d.Reasons = append(d.Reasons, "incomplete_keystrokes")
 		d.Mode = ModeScoring
 	} else {
-		var err error
-		// One request message per session, reused: the profile is done with it once it has answered (a remote
-		// one had it serialized before). A request that got no answer may still be read, so it is dropped.
-		if s.scoreMsg == nil {
-			s.scoreMsg = &enginepb.Score{}
-		}
-		q := s.scoreMsg
-		q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, d.Seq, smp.key, smp.modality
-		q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, !degraded && s.st.State == StateActive
-		sc, err = s.eng.score(s.st.UserId, q, &s.profile)
-		if err != nil {
-			s.scoreMsg = nil
+		sc, err := pre.reply, pre.err
+		if !pre.ok {
+			// One request message per session, reused: the profile is done with it once it has answered (a
+			// remote one had it serialized before). A request that got no answer may still be read (and the
+			// vector in the arena with it), so both are dropped.
+			if s.scoreMsg == nil {
+				s.scoreMsg = &enginepb.Score{}
+			}
+			q := s.scoreMsg
+			q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, d.Seq, smp.key, smp.modality
+			q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, !degraded && s.st.State == StateActive
+			sc, err = s.eng.score(s.st.UserId, q, &s.profile)
+			if err != nil {
+				s.scoreMsg, s.arena = nil, nil
+			}
 		}
 		if err != nil {
 			degraded = true
@@ -507,19 +594,14 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 	}
 	d.Risk = s.st.Risk
 
-	switch {
-	case degraded:
+	if degraded {
 		if !s.eng.health.PostgresUp() {
 			d.Reasons = append(d.Reasons, "postgres_unavailable")
 		}
 		d.Mode = ModeDegraded
 		d.Action = s.eng.policy.DegradedAction
-	case s.st.Risk >= s.eng.policy.BlockThreshold:
-		d.Action = ActionBlock
-	case s.st.Risk >= s.eng.policy.ChallengeThreshold || s.st.State == StateChallenged || suspicious(d.Reasons):
-		d.Action = ActionChallenge
-	default:
-		d.Action = ActionAllow
+	} else {
+		d.Action = verdict(&s.eng.policy, s.st.Risk, s.st.State == StateChallenged, d.Reasons)
 	}
 	if receivedAtNs > 0 {
 		d.LatencyUs = (time.Now().UnixNano() - receivedAtNs) / 1e3
@@ -527,6 +609,19 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 	s.apply(ctx, d)
 	s.record(d, smp)
 	return d
+}
+
+// verdict is the policy's action, the session not degraded: at its fused risk, challenged or not, for a sample
+// with these reasons. The profile applies it too, to stop a batch's learning where the session would
+// (profileActor.scoreBatch).
+func verdict(p *config.Policy, risk float64, challenged bool, reasons []string) string {
+	switch {
+	case risk >= p.BlockThreshold:
+		return ActionBlock
+	case risk >= p.ChallengeThreshold || challenged || suspicious(reasons):
+		return ActionChallenge
+	}
+	return ActionAllow
 }
 
 // suspicious reports reasons that ask for a step-up whatever the distance says.

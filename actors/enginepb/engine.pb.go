@@ -1651,6 +1651,106 @@ func (x *ScoreReply) GetError() string {
 	return ""
 }
 
+// ScoreBatch scores one message's samples in order, as that many Score requests one after the other would: the
+// profile simulates the session's fused risk from recent on, stops learning after the first sample whose
+// decision would not be allow, and stops scoring after the first that would block or fails.
+type ScoreBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Samples       []*Score               `protobuf:"bytes,1,rep,name=samples,proto3" json:"samples,omitempty"`
+	Recent        []float64              `protobuf:"fixed64,2,rep,packed,name=recent,proto3" json:"recent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreBatch) Reset() {
+	*x = ScoreBatch{}
+	mi := &file_engine_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreBatch) ProtoMessage() {}
+
+func (x *ScoreBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreBatch.ProtoReflect.Descriptor instead.
+func (*ScoreBatch) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ScoreBatch) GetSamples() []*Score {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+func (x *ScoreBatch) GetRecent() []float64 {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+// ScoreBatchReply answers the first len(replies) samples of a ScoreBatch, in order.
+type ScoreBatchReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Replies       []*ScoreReply          `protobuf:"bytes,1,rep,name=replies,proto3" json:"replies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreBatchReply) Reset() {
+	*x = ScoreBatchReply{}
+	mi := &file_engine_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreBatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreBatchReply) ProtoMessage() {}
+
+func (x *ScoreBatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreBatchReply.ProtoReflect.Descriptor instead.
+func (*ScoreBatchReply) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ScoreBatchReply) GetReplies() []*ScoreReply {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
 type Feedback struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FeedbackId    string                 `protobuf:"bytes,1,opt,name=feedback_id,json=feedbackId,proto3" json:"feedback_id,omitempty"`
@@ -1663,7 +1763,7 @@ type Feedback struct {
 
 func (x *Feedback) Reset() {
 	*x = Feedback{}
-	mi := &file_engine_proto_msgTypes[20]
+	mi := &file_engine_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1775,7 @@ func (x *Feedback) String() string {
 func (*Feedback) ProtoMessage() {}
 
 func (x *Feedback) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[20]
+	mi := &file_engine_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1788,7 @@ func (x *Feedback) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Feedback.ProtoReflect.Descriptor instead.
 func (*Feedback) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{20}
+	return file_engine_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Feedback) GetFeedbackId() string {
@@ -1729,7 +1829,7 @@ type FeedbackReply struct {
 
 func (x *FeedbackReply) Reset() {
 	*x = FeedbackReply{}
-	mi := &file_engine_proto_msgTypes[21]
+	mi := &file_engine_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +1841,7 @@ func (x *FeedbackReply) String() string {
 func (*FeedbackReply) ProtoMessage() {}
 
 func (x *FeedbackReply) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[21]
+	mi := &file_engine_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +1854,7 @@ func (x *FeedbackReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackReply.ProtoReflect.Descriptor instead.
 func (*FeedbackReply) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{21}
+	return file_engine_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FeedbackReply) GetApplied() bool {
@@ -1779,7 +1879,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_engine_proto_msgTypes[22]
+	mi := &file_engine_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1891,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[22]
+	mi := &file_engine_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1904,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{22}
+	return file_engine_proto_rawDescGZIP(), []int{24}
 }
 
 type FieldInfo struct {
@@ -1820,7 +1920,7 @@ type FieldInfo struct {
 
 func (x *FieldInfo) Reset() {
 	*x = FieldInfo{}
-	mi := &file_engine_proto_msgTypes[23]
+	mi := &file_engine_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1932,7 @@ func (x *FieldInfo) String() string {
 func (*FieldInfo) ProtoMessage() {}
 
 func (x *FieldInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[23]
+	mi := &file_engine_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1945,7 @@ func (x *FieldInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldInfo.ProtoReflect.Descriptor instead.
 func (*FieldInfo) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{23}
+	return file_engine_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FieldInfo) GetField() string {
@@ -1895,7 +1995,7 @@ type Profile struct {
 
 func (x *Profile) Reset() {
 	*x = Profile{}
-	mi := &file_engine_proto_msgTypes[24]
+	mi := &file_engine_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2007,7 @@ func (x *Profile) String() string {
 func (*Profile) ProtoMessage() {}
 
 func (x *Profile) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[24]
+	mi := &file_engine_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2020,7 @@ func (x *Profile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Profile.ProtoReflect.Descriptor instead.
 func (*Profile) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{24}
+	return file_engine_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Profile) GetUserId() string {
@@ -1978,7 +2078,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_engine_proto_msgTypes[25]
+	mi := &file_engine_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2090,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[25]
+	mi := &file_engine_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2103,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{25}
+	return file_engine_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Snapshot) GetSessionId() string {
@@ -2141,7 +2241,7 @@ type LiveRequest struct {
 
 func (x *LiveRequest) Reset() {
 	*x = LiveRequest{}
-	mi := &file_engine_proto_msgTypes[26]
+	mi := &file_engine_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2153,7 +2253,7 @@ func (x *LiveRequest) String() string {
 func (*LiveRequest) ProtoMessage() {}
 
 func (x *LiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[26]
+	mi := &file_engine_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2166,7 +2266,7 @@ func (x *LiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveRequest.ProtoReflect.Descriptor instead.
 func (*LiveRequest) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{26}
+	return file_engine_proto_rawDescGZIP(), []int{28}
 }
 
 type LiveSessionInfo struct {
@@ -2186,7 +2286,7 @@ type LiveSessionInfo struct {
 
 func (x *LiveSessionInfo) Reset() {
 	*x = LiveSessionInfo{}
-	mi := &file_engine_proto_msgTypes[27]
+	mi := &file_engine_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2298,7 @@ func (x *LiveSessionInfo) String() string {
 func (*LiveSessionInfo) ProtoMessage() {}
 
 func (x *LiveSessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[27]
+	mi := &file_engine_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2311,7 @@ func (x *LiveSessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveSessionInfo.ProtoReflect.Descriptor instead.
 func (*LiveSessionInfo) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{27}
+	return file_engine_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LiveSessionInfo) GetSessionId() string {
@@ -2287,7 +2387,7 @@ type LiveList struct {
 
 func (x *LiveList) Reset() {
 	*x = LiveList{}
-	mi := &file_engine_proto_msgTypes[28]
+	mi := &file_engine_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2399,7 @@ func (x *LiveList) String() string {
 func (*LiveList) ProtoMessage() {}
 
 func (x *LiveList) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[28]
+	mi := &file_engine_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2412,7 @@ func (x *LiveList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveList.ProtoReflect.Descriptor instead.
 func (*LiveList) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{28}
+	return file_engine_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LiveList) GetSessions() []*LiveSessionInfo {
@@ -2467,7 +2567,13 @@ const file_engine_proto_rawDesc = "" +
 	"\bhas_risk\x18\x03 \x01(\bR\ahasRisk\x12\x18\n" +
 	"\areasons\x18\x04 \x03(\tR\areasons\x12\x12\n" +
 	"\x04mode\x18\x05 \x01(\tR\x04mode\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\x83\x01\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"Y\n" +
+	"\n" +
+	"ScoreBatch\x123\n" +
+	"\asamples\x18\x01 \x03(\v2\x19.behavior.engine.v1.ScoreR\asamples\x12\x16\n" +
+	"\x06recent\x18\x02 \x03(\x01R\x06recent\"K\n" +
+	"\x0fScoreBatchReply\x128\n" +
+	"\areplies\x18\x01 \x03(\v2\x1e.behavior.engine.v1.ScoreReplyR\areplies\"\x83\x01\n" +
 	"\bFeedback\x12\x1f\n" +
 	"\vfeedback_id\x18\x01 \x01(\tR\n" +
 	"feedbackId\x12\x1d\n" +
@@ -2556,7 +2662,7 @@ func file_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_engine_proto_goTypes = []any{
 	(EventKind)(0),          // 0: behavior.engine.v1.EventKind
 	(Phase)(0),              // 1: behavior.engine.v1.Phase
@@ -2580,15 +2686,17 @@ var file_engine_proto_goTypes = []any{
 	(*Summary)(nil),         // 19: behavior.engine.v1.Summary
 	(*Score)(nil),           // 20: behavior.engine.v1.Score
 	(*ScoreReply)(nil),      // 21: behavior.engine.v1.ScoreReply
-	(*Feedback)(nil),        // 22: behavior.engine.v1.Feedback
-	(*FeedbackReply)(nil),   // 23: behavior.engine.v1.FeedbackReply
-	(*ProfileRequest)(nil),  // 24: behavior.engine.v1.ProfileRequest
-	(*FieldInfo)(nil),       // 25: behavior.engine.v1.FieldInfo
-	(*Profile)(nil),         // 26: behavior.engine.v1.Profile
-	(*Snapshot)(nil),        // 27: behavior.engine.v1.Snapshot
-	(*LiveRequest)(nil),     // 28: behavior.engine.v1.LiveRequest
-	(*LiveSessionInfo)(nil), // 29: behavior.engine.v1.LiveSessionInfo
-	(*LiveList)(nil),        // 30: behavior.engine.v1.LiveList
+	(*ScoreBatch)(nil),      // 22: behavior.engine.v1.ScoreBatch
+	(*ScoreBatchReply)(nil), // 23: behavior.engine.v1.ScoreBatchReply
+	(*Feedback)(nil),        // 24: behavior.engine.v1.Feedback
+	(*FeedbackReply)(nil),   // 25: behavior.engine.v1.FeedbackReply
+	(*ProfileRequest)(nil),  // 26: behavior.engine.v1.ProfileRequest
+	(*FieldInfo)(nil),       // 27: behavior.engine.v1.FieldInfo
+	(*Profile)(nil),         // 28: behavior.engine.v1.Profile
+	(*Snapshot)(nil),        // 29: behavior.engine.v1.Snapshot
+	(*LiveRequest)(nil),     // 30: behavior.engine.v1.LiveRequest
+	(*LiveSessionInfo)(nil), // 31: behavior.engine.v1.LiveSessionInfo
+	(*LiveList)(nil),        // 32: behavior.engine.v1.LiveList
 }
 var file_engine_proto_depIdxs = []int32{
 	0,  // 0: behavior.engine.v1.Event.kind:type_name -> behavior.engine.v1.EventKind
@@ -2600,15 +2708,17 @@ var file_engine_proto_depIdxs = []int32{
 	6,  // 6: behavior.engine.v1.EventsReply.errors:type_name -> behavior.engine.v1.EventError
 	8,  // 7: behavior.engine.v1.Push.decision:type_name -> behavior.engine.v1.Decision
 	8,  // 8: behavior.engine.v1.Status.decisions:type_name -> behavior.engine.v1.Decision
-	25, // 9: behavior.engine.v1.Profile.fields:type_name -> behavior.engine.v1.FieldInfo
-	8,  // 10: behavior.engine.v1.Snapshot.decisions:type_name -> behavior.engine.v1.Decision
-	2,  // 11: behavior.engine.v1.Snapshot.window:type_name -> behavior.engine.v1.Event
-	29, // 12: behavior.engine.v1.LiveList.sessions:type_name -> behavior.engine.v1.LiveSessionInfo
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	20, // 9: behavior.engine.v1.ScoreBatch.samples:type_name -> behavior.engine.v1.Score
+	21, // 10: behavior.engine.v1.ScoreBatchReply.replies:type_name -> behavior.engine.v1.ScoreReply
+	27, // 11: behavior.engine.v1.Profile.fields:type_name -> behavior.engine.v1.FieldInfo
+	8,  // 12: behavior.engine.v1.Snapshot.decisions:type_name -> behavior.engine.v1.Decision
+	2,  // 13: behavior.engine.v1.Snapshot.window:type_name -> behavior.engine.v1.Event
+	31, // 14: behavior.engine.v1.LiveList.sessions:type_name -> behavior.engine.v1.LiveSessionInfo
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_engine_proto_init() }
@@ -2622,7 +2732,7 @@ func file_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_engine_proto_rawDesc), len(file_engine_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
