@@ -576,3 +576,24 @@ func engDumpRows(t *testing.T, pool *pgxpool.Pool, query string) []string {
 	}
 	return out
 }
+
+// Migration 005: where the server has lz4, snapshots and the compressible chunk columns are stored with it, and
+// the vectors stay uncompressed (004).
+func TestCompressionMethods(t *testing.T) {
+	db := engNewDB(t)
+	if db.count(t, `select count(*) from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)`) == 0 {
+		t.Skip("this PostgreSQL server was built without lz4")
+	}
+	if n := db.count(t, `select count(*) from pg_attribute where attrelid = 'session_snapshots'::regclass
+		and attname = 'snapshot' and attcompression = 'l'`); n != 1 {
+		t.Fatal("session_snapshots.snapshot is not compressed with lz4")
+	}
+	if n := db.count(t, `select count(*) from pg_attribute where attrelid = 'decision_chunks'::regclass
+		and attnum > 0 and not attisdropped and attstorage = 'x' and attcompression <> 'l'`); n != 0 {
+		t.Fatalf("%d compressible decision_chunks columns are not compressed with lz4", n)
+	}
+	if n := db.count(t, `select count(*) from pg_attribute where attrelid = 'decision_chunks'::regclass
+		and attname = 'vectors' and attstorage = 'e'`); n != 1 {
+		t.Fatal("decision_chunks.vectors may be compressed")
+	}
+}
