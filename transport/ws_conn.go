@@ -478,7 +478,7 @@ func (c *wsConn) writeLoop() {
 				return
 			}
 		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(lim.WriteTimeout)); err != nil {
+			if !c.ping() {
 				c.abort("ping failed")
 				<-c.readerDone
 				return
@@ -494,6 +494,19 @@ func (c *wsConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// ping sends a keepalive ping, unless data frames are being written: the ping would reset the connection's
+// write deadline under them (and their own deadline already cuts a client that does not read them).
+func (c *wsConn) ping() bool {
+	if !c.wmu.TryLock() {
+		return true
+	}
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return true
+	}
+	return c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.limits.WriteTimeout)) == nil
 }
 
 // wsBurst bounds the queued frames gathered into one socket write.

@@ -81,7 +81,8 @@ func TestWSKeepalive(t *testing.T) {
 		}
 		nodetest.WaitFor(t, wsWait, func() bool {
 			logs := n.Logs()
-			return strings.Count(logs, "client not reading")+strings.Count(logs, "write failed") >= len(sessions)
+			return strings.Count(logs, `"reason":"outgoing queue full: client not reading"`)+
+				strings.Count(logs, `"reason":"write failed"`)+strings.Count(logs, `"reason":"ping failed"`) >= len(sessions)
 		}, "the server to log why it cut the clients")
 		waitGoroutines(t, baseline)
 		// The sessions themselves are fine: a client that reads can go on.
