@@ -597,3 +597,20 @@ func TestCompressionMethods(t *testing.T) {
 		t.Fatal("decision_chunks.vectors may be compressed")
 	}
 }
+
+// Chunks go to Postgres as a binary COPY, whose values must have the columns' own types: a decision_chunks column
+// of another type than the writer encodes fails the write with an error naming it, and stores nothing.
+func TestWriteRefusesUnknownChunkTypes(t *testing.T) {
+	db := engNewDB(t)
+	ctx := engCtx(t)
+	a := db.addSession(t, time.Hour)
+	db.exec(t, `drop view decisions`) // it depends on the column's type
+	db.exec(t, `alter table decision_chunks alter column latencies type bigint[]`)
+	_, err := persistence.NewSessions(db.pool).Write(ctx, persistence.WriteBatch{Decisions: engSeqs(a, 1, 2)})
+	if err == nil || !strings.Contains(err.Error(), "decision_chunks.latencies") {
+		t.Fatalf("write: %v; want an error naming decision_chunks.latencies", err)
+	}
+	if n := db.count(t, `select count(*) from decision_chunks`); n != 0 {
+		t.Fatalf("%d chunks stored", n)
+	}
+}

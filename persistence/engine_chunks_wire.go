@@ -1,18 +1,18 @@
 package persistence
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math"
-	"math/bits"
-	"strconv"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// A chunk's parameters go to Postgres already in its binary wire format. Through pgx's generic array codec every
+// A chunk's columns go to Postgres already in their binary wire format. Through pgx's generic array codec every
 // element of every array was boxed into an interface and encoded through a plan lookup: at full load that was a
 // tenth of the node's CPU and most of its allocations, for values whose encoding is a few fixed-width fields.
 
@@ -33,13 +33,10 @@ const (
 	oidTimestampTZArray = 1185
 )
 
-// engChunkOIDs are the types of one chunk's parameters, in sqlInsertChunks' order.
+// engChunkOIDs are the types of a chunk's columns, in sqlCopyChunks' order.
 var engChunkOIDs = [engChunkColumns]uint32{oidUUID, oidInt8, oidInt8, oidInt8Array, oidTimestampTZArray,
 	oidTextArray, oidFloat4Array, oidTextArray, oidTextArray, oidTextArray, oidTextArray, oidFloat4Array,
 	oidTextArray, oidInt4Array, oidTextArray, oidByteaArray}
-
-// engRawChunk is one decision_chunks row as sqlInsertChunks takes it, each parameter in binary format.
-type engRawChunk [engChunkColumns][]byte
 
 // microsecondsToY2K is Postgres's timestamp epoch (2000-01-01 UTC) in microseconds after the Unix epoch.
 const microsecondsToY2K = 946684800 * 1_000_000
@@ -83,10 +80,14 @@ func wireTime(b []byte, t time.Time) []byte {
 	return wireInt8(b, t.Unix()*1_000_000+int64(t.Nanosecond())/1000-microsecondsToY2K)
 }
 
-// engEncodeChunks encodes the chunks of the decisions ds[order[...]] cut at cuts (the end of each chunk in order),
-// all into one buffer.
-func engEncodeChunks(ds []Decision, order []int, cuts []int, sessionID func(*Decision) [16]byte) []engRawChunk {
-	size := 0
+// engCopyHeader starts a binary COPY stream: its signature, flags and header extension length.
+var engCopyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// engCopyChunks appends to buf the binary COPY stream (sqlCopyChunks) of the chunks of the decisions
+// ds[order[...]] cut at cuts (the end of each chunk in order): one row per chunk, each column as its length and
+// its value in binary wire format.
+func engCopyChunks(buf []byte, ds []Decision, order []int, cuts []int, sessionID func(*Decision) [16]byte) []byte {
+	size := len(engCopyHeader) + 2 + len(cuts)*(2+engChunkColumns*(4+20)+16)
 	for _, i := range order {
 		d := &ds[i]
 		// Per decision: the fixed-width fields with their lengths, the texts, the vector.
@@ -96,55 +97,57 @@ func engEncodeChunks(ds []Decision, order []int, cuts []int, sessionID func(*Dec
 			size += len(r) + 1
 		}
 	}
-	buf := make([]byte, 0, size+len(cuts)*engChunkColumns*24)
-	out := make([]engRawChunk, 0, len(cuts))
+	buf = slices.Grow(buf, size)
+	buf = append(buf, engCopyHeader...)
+	// col starts a column's value: its length, set by end once the value is appended.
+	col := func() int { buf = append(buf, 0, 0, 0, 0); return len(buf) }
+	end := func(at int) { binary.BigEndian.PutUint32(buf[at-4:], uint32(len(buf)-at)) }
 	start := 0
-	for _, end := range cuts {
-		run := order[start:end]
-		var c engRawChunk
-		col := func(k int, from int) { c[k] = buf[from:len(buf):len(buf)] }
+	for _, cut := range cuts {
+		run := order[start:cut]
 		n := len(run)
 		first, last := &ds[run[0]], &ds[run[n-1]]
+		buf = binary.BigEndian.AppendUint16(buf, engChunkColumns)
 
-		at := len(buf)
+		at := col()
 		id := sessionID(first)
 		buf = append(buf, id[:]...)
-		col(0, at)
-		at = len(buf)
+		end(at)
+		at = col()
 		buf = binary.BigEndian.AppendUint64(buf, uint64(first.Seq))
-		col(1, at)
-		at = len(buf)
+		end(at)
+		at = col()
 		buf = binary.BigEndian.AppendUint64(buf, uint64(last.Seq))
-		col(2, at)
+		end(at)
 
-		each := func(k int, elemOID uint32, hasNull bool, put func(b []byte, d *Decision) []byte) {
-			at := len(buf)
+		each := func(elemOID uint32, hasNull bool, put func(b []byte, d *Decision) []byte) {
+			at := col()
 			buf = wireArray(buf, elemOID, n, hasNull)
 			for _, i := range run {
 				buf = put(buf, &ds[i])
 			}
-			col(k, at)
+			end(at)
 		}
 		nullRisk, nullVec := false, false
 		for _, i := range run {
 			nullRisk = nullRisk || ds[i].SampleRisk == nil
 			nullVec = nullVec || ds[i].VectorKey == ""
 		}
-		each(3, oidInt8, false, func(b []byte, d *Decision) []byte { return wireInt8(b, d.EventSeq) })
-		each(4, oidTimestamptz, false, func(b []byte, d *Decision) []byte { return wireTime(b, d.At) })
-		each(5, oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Action) })
-		each(6, oidFloat4, false, func(b []byte, d *Decision) []byte { return wireFloat4(b, d.Risk) })
-		each(7, oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Mode) })
-		each(8, oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Field) })
-		each(9, oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Modality) })
-		each(10, oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Status) })
-		each(11, oidFloat4, nullRisk, func(b []byte, d *Decision) []byte {
+		each(oidInt8, false, func(b []byte, d *Decision) []byte { return wireInt8(b, d.EventSeq) })
+		each(oidTimestamptz, false, func(b []byte, d *Decision) []byte { return wireTime(b, d.At) })
+		each(oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Action) })
+		each(oidFloat4, false, func(b []byte, d *Decision) []byte { return wireFloat4(b, d.Risk) })
+		each(oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Mode) })
+		each(oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Field) })
+		each(oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Modality) })
+		each(oidText, false, func(b []byte, d *Decision) []byte { return wireText(b, d.Status) })
+		each(oidFloat4, nullRisk, func(b []byte, d *Decision) []byte {
 			if d.SampleRisk == nil {
 				return wireNull(b)
 			}
 			return wireFloat4(b, *d.SampleRisk)
 		})
-		each(12, oidText, false, func(b []byte, d *Decision) []byte {
+		each(oidText, false, func(b []byte, d *Decision) []byte {
 			at := len(b)
 			b = binary.BigEndian.AppendUint32(b, 0)
 			for j, r := range d.Reasons {
@@ -156,14 +159,14 @@ func engEncodeChunks(ds []Decision, order []int, cuts []int, sessionID func(*Dec
 			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 			return b
 		})
-		each(13, oidInt4, false, func(b []byte, d *Decision) []byte { return wireInt4(b, int32(d.LatencyUS)) })
-		each(14, oidText, nullVec, func(b []byte, d *Decision) []byte {
+		each(oidInt4, false, func(b []byte, d *Decision) []byte { return wireInt4(b, int32(d.LatencyUS)) })
+		each(oidText, nullVec, func(b []byte, d *Decision) []byte {
 			if d.VectorKey == "" {
 				return wireNull(b)
 			}
 			return wireText(b, d.VectorKey)
 		})
-		each(15, oidBytea, nullVec, func(b []byte, d *Decision) []byte {
+		each(oidBytea, nullVec, func(b []byte, d *Decision) []byte {
 			if d.VectorKey == "" {
 				return wireNull(b)
 			}
@@ -173,40 +176,19 @@ func engEncodeChunks(ds []Decision, order []int, cuts []int, sessionID func(*Dec
 			engPutVector(b[at:], d.Vector) // as EncodeVector stores it
 			return b
 		})
-		out = append(out, c)
-		start = end
+		start = cut
 	}
-	return out
+	return binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: a field count of -1
 }
 
-// engExecChunks inserts chunks in tx: statements of the biggest size that the chunks left fill, so one per set
-// bit of their count (beyond the biggest size, as many of it as fit first), each prepared once per connection.
-func engExecChunks(ctx context.Context, tx pgx.Tx, chunks []engRawChunk) error {
-	formats := []int16{1} // one code: every parameter is binary
-	for len(chunks) > 0 {
-		k := min(bits.Len(uint(len(chunks)))-1, len(sqlInsertChunks)-1)
-		size := 1 << k
-		sd, err := tx.Conn().Prepare(ctx, "decision_chunks_insert_"+strconv.Itoa(size), sqlInsertChunks[k])
-		if err != nil {
-			return fmt.Errorf("prepare chunk insert: %w", err)
-		}
-		if len(sd.ParamOIDs) != size*engChunkColumns {
-			return fmt.Errorf("chunk insert of %d chunks takes %d parameters", size, len(sd.ParamOIDs))
-		}
-		for i, oid := range sd.ParamOIDs {
-			if oid != engChunkOIDs[i%engChunkColumns] {
-				return fmt.Errorf("chunk insert parameter %d is of type %d, encoded as %d", i+1, oid,
-					engChunkOIDs[i%engChunkColumns])
-			}
-		}
-		values := make([][]byte, 0, size*engChunkColumns)
-		for i := range size {
-			values = append(values, chunks[i][:]...)
-		}
-		if _, err := tx.Conn().PgConn().ExecPrepared(ctx, sd.Name, values, formats, nil).Close(); err != nil {
-			return err
-		}
-		chunks = chunks[size:]
-	}
-	return nil
+// engCopyBufs lends the COPY streams' buffers from flush to flush.
+var engCopyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// engKeepCopyBuf is the largest COPY buffer kept for the next flush.
+const engKeepCopyBuf = 16 << 20
+
+// engExecChunks writes a COPY stream of chunks (engCopyChunks) in tx.
+func engExecChunks(ctx context.Context, tx pgx.Tx, stream []byte) error {
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(stream), sqlCopyChunks)
+	return err
 }

@@ -122,7 +122,7 @@ func TestWriteHoldsSessionsAgainstDelete(t *testing.T) {
 		wrote <- writeResult{res, err}
 	}()
 	engWaitFor(t, db.pool, "the batch waits on decision 2", `select count(*) > 0 from pg_stat_activity
-		where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into decision_chunks%'`)
+		where datname = current_database() and wait_event_type = 'Lock' and query like '%copy decision_chunks%'`)
 
 	deleter, err := db.pool.Acquire(ctx)
 	if err != nil {

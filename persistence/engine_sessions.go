@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,7 +23,8 @@ import (
 // sample it answered), its last snapshot and its end summary. The sessions rows themselves are created by the
 // accounts store on MPIN verify. Writes come in batches from the engine's write-behind and are idempotent.
 type Sessions struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	chunksTyped atomic.Bool // decision_chunks' column types were found as engCopyChunks encodes them
 }
 
 // NewSessions returns a Sessions store on pool.
@@ -180,38 +182,26 @@ cross join lateral (select first_seq, last_seq from decision_chunks
 where c.last_seq >= s.lo
 order by s.id, c.first_seq`
 
-// sqlInsertChunks[k] inserts 2^k chunks, each given as its own parameters (session, first and last seq, then
-// one array per decision column), so Postgres receives every chunk's arrays as they are stored instead of cutting
-// them out of arrays of the whole batch (which costs a walk of the long arrays per chunk). A batch goes out as
-// one statement per set bit of its chunk count (32 chunks: one statement; 33: two), so a connection prepares at
-// most len(sqlInsertChunks) statements. A chunk whose session and first seq are stored already is kept as it is
-// (the write is a retry that raced its original).
-var sqlInsertChunks = engInsertChunksSQL(7)
+// sqlCopyChunks writes chunks as a binary COPY stream (engCopyChunks): Postgres receives every chunk's arrays as
+// they are stored, and the stream goes through pgx in pieces of a pooled buffer (an INSERT's bind message of a
+// flush's chunks, some hundreds of kB, was half of the node's allocated bytes). COPY cannot skip a row that
+// conflicts, and none can: a chunk starts at a seq the batch found unstored, read under the sessions' advisory
+// locks, which keep every other writer of those sessions out until commit.
+const sqlCopyChunks = `copy decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, risks, modes,
+	fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors) from stdin (format binary)`
 
-// engChunkColumns is the number of parameters of one chunk in sqlInsertChunks.
+// sqlChunkTypes reads the types of sqlCopyChunks' columns, in its order.
+const sqlChunkTypes = `
+select a.atttypid::bigint from unnest($1::text[]) with ordinality c(name, n)
+left join pg_attribute a on a.attrelid = 'decision_chunks'::regclass and a.attname = c.name and not a.attisdropped
+order by c.n`
+
+// engChunkNames are sqlCopyChunks' columns.
+var engChunkNames = []string{"session_id", "first_seq", "last_seq", "event_seqs", "ats", "actions", "risks", "modes",
+	"fields", "modalities", "statuses", "sample_risks", "reasons", "latencies", "vector_keys", "vectors"}
+
+// engChunkColumns is the number of columns of a chunk in sqlCopyChunks.
 const engChunkColumns = 16
-
-func engInsertChunksSQL(sizes int) []string {
-	out := make([]string, sizes)
-	for k := range out {
-		var sb strings.Builder
-		sb.WriteString(`insert into decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, ` +
-			`risks, modes, fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors) values `)
-		for c := range 1 << k {
-			if c > 0 {
-				sb.WriteString(", ")
-			}
-			p := c*engChunkColumns + 1
-			fmt.Fprintf(&sb, "($%d::uuid, $%d::bigint, $%d::bigint, $%d::bigint[], $%d::timestamptz[], $%d::text[], "+
-				"$%d::real[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::real[], $%d::text[], "+
-				"$%d::int[], $%d::text[], $%d::bytea[])", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10,
-				p+11, p+12, p+13, p+14, p+15)
-		}
-		sb.WriteString(" on conflict (session_id, first_seq) do nothing")
-		out[k] = sb.String()
-	}
-	return out
-}
 
 const sqlSaveSnapshot = `
 insert into session_snapshots as n (session_id, version, last_seq, state, risk, events, samples, decisions,
@@ -307,7 +297,19 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 
 	// Round trip 3: the chunks (one statement per set bit of their count; usually one). Round trip 4: the
 	// snapshots.
-	if err := engExecChunks(ctx, tx, engChunks(w.Decisions, byID, live, stored)); err != nil {
+	if err := s.checkChunkTypes(ctx, tx); err != nil {
+		return WriteResult{}, err
+	}
+	bp := engCopyBufs.Get().(*[]byte)
+	stream := engChunks((*bp)[:0], w.Decisions, byID, live, stored)
+	if stream != nil {
+		err = engExecChunks(ctx, tx, stream)
+	}
+	if cap(stream) <= engKeepCopyBuf {
+		*bp = stream[:0]
+		engCopyBufs.Put(bp)
+	}
+	if err != nil {
 		return WriteResult{}, engWrap("write batch: chunks", err)
 	}
 	b = &pgx.Batch{}
@@ -400,11 +402,12 @@ func engSessionIDs(w WriteBatch) ([]pgtype.UUID, map[string]pgtype.UUID, error) 
 	return ids, byID, nil
 }
 
-// engChunks returns the chunks to write of ds (validated): the decisions of live sessions whose seq is not in a
-// stored chunk (stored: each session's, ascending), the first of each seq, grouped by session and cut into runs of
-// consecutive seqs, one chunk each. A run never spans a stored chunk, whose seqs are not in it.
-func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
-	stored map[[16]byte][][2]int64) []engRawChunk {
+// engChunks appends to buf the COPY stream of the chunks to write of ds (validated), or returns nil when there are
+// none: the decisions of live sessions whose seq is not in a stored chunk (stored: each session's, ascending), the
+// first of each seq, grouped by session and cut into runs of consecutive seqs, one chunk each. A run never spans a
+// stored chunk, whose seqs are not in it.
+func engChunks(buf []byte, ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]bool,
+	stored map[[16]byte][][2]int64) []byte {
 	// The decisions to write, by session (in the order sessions first appear), then by seq, then in the order
 	// given, so that of equal seqs the first given comes first. Each decision's session is looked up once: a
 	// comparison reads only its key.
@@ -456,7 +459,31 @@ func engChunks(ds []Decision, byID map[string]pgtype.UUID, live map[[16]byte]boo
 		order = append(order, k.i)
 	}
 	cuts = append(cuts, len(order))
-	return engEncodeChunks(ds, order, cuts, func(d *Decision) [16]byte { return byID[d.SessionID].Bytes })
+	return engCopyChunks(buf, ds, order, cuts, func(d *Decision) [16]byte { return byID[d.SessionID].Bytes })
+}
+
+// checkChunkTypes makes sure, once, that decision_chunks' columns have the types engCopyChunks encodes: binary COPY
+// takes every value as the column's own type, and a schema this code does not know must fail with a clear error.
+func (s *Sessions) checkChunkTypes(ctx context.Context, tx pgx.Tx) error {
+	if s.chunksTyped.Load() {
+		return nil
+	}
+	rows, err := tx.Query(ctx, sqlChunkTypes, engChunkNames)
+	if err != nil {
+		return engWrap("write batch: chunk column types", err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[*int64])
+	if err != nil {
+		return engWrap("write batch: chunk column types", err)
+	}
+	for i, t := range types {
+		if t == nil || uint32(*t) != engChunkOIDs[i] {
+			return fmt.Errorf("persistence: decision_chunks.%s is not of type %d, as written", engChunkNames[i],
+				engChunkOIDs[i])
+		}
+	}
+	s.chunksTyped.Store(true)
+	return nil
 }
 
 // engStorableText reports whether Postgres can store s as text: valid UTF-8 without NUL.
