@@ -221,7 +221,8 @@ select coalesce((select n.version = $2::bigint and n.snapshot = $3::bytea from s
 
 // Write stores a batch in one transaction: it locks the batch's sessions and reads which of the batch's decision
 // seqs they have stored, then stores each session's other decisions as chunks (one per contiguous run of seqs)
-// and the snapshots, and commits: five round trips. A decision whose seq is stored already is not written again:
+// and the snapshots, and commits: six round trips (seven on a store's first write, which checks the chunks'
+// column types). A decision whose seq is stored already is not written again:
 // the stored one is what the client was sent (this makes retrying a batch after a timeout safe, alone or merged
 // with newer decisions, and keeps a stale writer's decisions from replacing the first writer's). Of two decisions
 // of one session with the same seq in a batch, the first is kept. Each snapshot is written only if it is newer
@@ -295,7 +296,7 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 		}
 	}
 
-	// Round trip 3: the chunks (one statement per set bit of their count; usually one). Round trip 4: the
+	// Round trips 3 and 4: the chunks (a COPY: its start, then its data). Round trip 5: the
 	// snapshots.
 	if err := s.checkChunkTypes(ctx, tx); err != nil {
 		return WriteResult{}, err
@@ -575,7 +576,7 @@ func (sn *Snapshot) Validate() error {
 	return nil
 }
 
-// AppendDecisions stores decisions (with their sample vectors) of any number of sessions in one round trip; a
+// AppendDecisions stores decisions (with their sample vectors) of any number of sessions in one transaction; a
 // decision already stored (same session and seq) keeps its first row, so retrying is safe. If some sessions no
 // longer exist, the other rows are written and the error wraps ErrNotFound. A vector that is empty, too long or
 // not finite is refused with ErrInvalidVector, and nothing is written.
