@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -11,6 +12,17 @@ import (
 // every new goroutine grows its small initial stack through the same deep call chain again (copying it each
 // time: about a tenth of the node's CPU under load). A worker that finishes a mailbox waits for the next one
 // instead, with its stack already grown.
+//
+// A requester that is about to wait for an actor's answer runs the actor's mailbox itself instead (claim and
+// release, used by replies.request): handing the message to a worker and the answer back costs two goroutine
+// hand-offs per request, each a wake-up of another thread when the other core idles (on a two-core VM, the
+// largest kernel cost of the event path after the socket writes). The goroutine that posts a message to an idle
+// mailbox is the one that calls Schedule; a requester opens a claim just before posting, and the first Schedule
+// while it is open, its own target's in the usual case, hands its run to the claim instead of to a worker. The
+// run can be any mailbox's (another goroutine's Schedule may take the claim first): a mailbox runs correctly on
+// any goroutine, and the requester runs it at once, so every scheduled run still runs. The request's timeout then
+// bounds only the wait after the run: the run lasts as long as the actor's handling, whose own waits (requests,
+// database calls) have deadlines of their own.
 //
 // A worker is never required for progress: when none is idle, Schedule starts a new one, so a mailbox that blocks
 // (a session waiting on its profile) can never starve another. At most maxIdle workers wait; any worker beyond
@@ -23,6 +35,30 @@ type workerDispatcher struct {
 	done       chan struct{}
 	stopped    atomic.Bool
 	idle       atomic.Int32
+	claimed    atomic.Pointer[inlineRun] // the open claim, if any
+}
+
+// inlineRun is a requester's claim on the next scheduled mailbox run.
+type inlineRun struct {
+	fn    func()
+	taken atomic.Bool // fn is set
+}
+
+// claim opens r's claim. It fails while another requester's claim is open; the request then goes the usual way.
+func (d *workerDispatcher) claim(r *inlineRun) bool { return d.claimed.CompareAndSwap(nil, r) }
+
+// release closes r's claim and returns the mailbox run it took, or nil: the requester runs it before waiting.
+func (d *workerDispatcher) release(r *inlineRun) func() {
+	if d.claimed.CompareAndSwap(r, nil) {
+		return nil // nothing was scheduled while it was open: the target's mailbox was running already
+	}
+	for !r.taken.Load() {
+		runtime.Gosched() // the Schedule that took the claim is about to set fn
+	}
+	fn := r.fn
+	r.fn = nil
+	r.taken.Store(false)
+	return fn
 }
 
 var _ actor.Dispatcher = (*workerDispatcher)(nil)
@@ -41,8 +77,13 @@ func (d *workerDispatcher) stop() {
 	}
 }
 
-// Schedule runs fn on a waiting worker, or on a new one when none waits.
+// Schedule hands fn to an open claim, else runs it on a waiting worker, or on a new one when none waits.
 func (d *workerDispatcher) Schedule(fn func()) {
+	if r := d.claimed.Load(); r != nil && d.claimed.CompareAndSwap(r, nil) {
+		r.fn = fn
+		r.taken.Store(true)
+		return
+	}
 	select {
 	case d.work <- fn:
 	default:

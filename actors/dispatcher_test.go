@@ -1,9 +1,13 @@
 package actors
 
 import (
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 func TestWorkerDispatcher(t *testing.T) {
@@ -72,4 +76,83 @@ func TestWorkerDispatcherStop(t *testing.T) {
 	wg.Add(1)
 	d.Schedule(wg.Done) // work after stop still runs
 	wg.Wait()
+}
+
+// goid is the calling goroutine's id, read from its stack header (tests only).
+func goid() string {
+	var b [64]byte
+	s := string(b[:runtime.Stack(b[:], false)])
+	s = strings.TrimPrefix(s, "goroutine ")
+	return s[:strings.IndexByte(s, ' ')]
+}
+
+// TestInlineRuns: a request to a local actor on the dispatcher runs the actor's mailbox on the requester's
+// goroutine; a claim another Schedule takes still gets its run run; a second claim waits its turn.
+func TestInlineRuns(t *testing.T) {
+	t.Run("a request runs its target's mailbox itself", func(t *testing.T) {
+		sys := actor.NewActorSystem()
+		defer sys.Shutdown()
+		d := newWorkerDispatcher(300, 4)
+		defer d.stop()
+		r := newReplies(sys, d, 4)
+		pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if _, ok := c.Message().(string); ok {
+				c.Respond(goid())
+			}
+		}, actor.WithDispatcher(d)))
+		// The mailbox may be running its Started when the first request comes: it then answers from there.
+		inline := 0
+		for range 20 {
+			got, err := r.request(pid, "where", time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == goid() {
+				inline++
+			}
+		}
+		if inline < 19 {
+			t.Fatalf("%d of 20 answers came from the requester's goroutine", inline)
+		}
+		noInline := newReplies(sys, nil, 4)
+		if got, err := noInline.request(pid, "where", time.Second); err != nil || got == goid() {
+			t.Fatalf("without the dispatcher: %v %v, want an answer from a worker", got, err)
+		}
+	})
+	t.Run("a claim taken by another Schedule hands over that run", func(t *testing.T) {
+		d := newWorkerDispatcher(300, 4)
+		defer d.stop()
+		var mine, other inlineRun
+		if !d.claim(&mine) {
+			t.Fatal("claim refused with none open")
+		}
+		if d.claim(&other) {
+			t.Fatal("a second claim was opened while one was open")
+		}
+		ran := make(chan string, 1)
+		done := make(chan struct{})
+		go func() { d.Schedule(func() { ran <- goid() }); close(done) }()
+		<-done
+		fn := d.release(&mine)
+		if fn == nil {
+			t.Fatal("the scheduled run was not handed to the claim")
+		}
+		fn()
+		if g := <-ran; g != goid() {
+			t.Fatalf("the run ran on goroutine %s, not the claimant's", g)
+		}
+		if !d.claim(&other) || d.release(&other) != nil {
+			t.Fatal("a claim with nothing scheduled meanwhile must return no run")
+		}
+		// Without a claim, a run goes to a worker.
+		d.Schedule(func() { ran <- goid() })
+		select {
+		case g := <-ran:
+			if g == goid() {
+				t.Fatal("an unclaimed run ran on the scheduler's goroutine")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an unclaimed run never ran")
+		}
+	})
 }

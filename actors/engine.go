@@ -108,8 +108,9 @@ func New(cfg config.Config, d Deps, opts ...Option) (*Engine, error) {
 		sessions: d.Sessions, profiles: d.Profiles, feedback: d.Feedback,
 		onBlock: d.OnBlock, onEnd: d.OnEnd, ping: d.Ping,
 		health: &Health{}, registry: newRegistry(),
-		dispatcher: newWorkerDispatcher(300, 64), replies: newReplies(d.System, 1024),
+		dispatcher: newWorkerDispatcher(300, 64),
 	}
+	e.replies = newReplies(d.System, e.dispatcher, 1024)
 	e.stats.startedAt = time.Now()
 	for _, o := range opts {
 		o(e)

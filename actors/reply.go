@@ -9,22 +9,24 @@ import (
 )
 
 // replies is a free list of reusable reply addresses for requests to actors. Proto.Actor's futures register a
-// new process, start a timer goroutine's worth of state and take a lock per request; on the event path (one
-// request per frame to the session, one per sample to the profile) that was a tenth of the node's CPU. A reply
+// new process, start a timer goroutine's worth of state and take a lock per request; on the event path (two
+// requests per frame: to the session, and from it to the profile) that was a tenth of the node's CPU. A reply
 // slot is registered once, answers onto a channel and keeps its timer, and goes back to the free list after a
 // clean answer. A slot whose request timed out is never reused: its late answer must not be taken for the
 // answer to a later request, so it is unregistered and dropped.
 type replies struct {
-	sys  *actor.ActorSystem
-	mu   sync.Mutex
-	free []*replySlot
-	max  int
+	sys    *actor.ActorSystem
+	inline *workerDispatcher // the local actors' dispatcher, whose mailbox runs a requester may take (nil: none)
+	mu     sync.Mutex
+	free   []*replySlot
+	max    int
 }
 
 // replySlot is one registered reply address.
 type replySlot struct {
 	pid  *actor.PID
 	proc *replyProcess
+	run  inlineRun
 }
 
 // replyProcess receives the answer to the one request its slot carries at a time.
@@ -78,8 +80,8 @@ func (p *replyProcess) SendSystemMessage(*actor.PID, any) {}
 // Stop is a no-op: slots are unregistered by the free list that owns them.
 func (p *replyProcess) Stop(*actor.PID) {}
 
-func newReplies(sys *actor.ActorSystem, max int) *replies {
-	return &replies{sys: sys, max: max}
+func newReplies(sys *actor.ActorSystem, inline *workerDispatcher, max int) *replies {
+	return &replies{sys: sys, inline: inline, max: max}
 }
 
 func (r *replies) get() (*replySlot, error) {
@@ -119,7 +121,14 @@ func (r *replies) request(pid *actor.PID, msg any, timeout time.Duration) (any, 
 	if err != nil {
 		return nil, err
 	}
+	// A local target's mailbox, when the request makes it run, runs here: this goroutine only waits otherwise.
+	claimed := r.inline != nil && pid.Address == r.sys.Address() && r.inline.claim(&s.run)
 	r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
+	if claimed {
+		if fn := r.inline.release(&s.run); fn != nil {
+			fn()
+		}
+	}
 	res, ok := s.proc.await(timeout)
 	if !ok {
 		r.drop(s)

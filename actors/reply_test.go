@@ -24,7 +24,7 @@ func (echoActor) Receive(ctx actor.Context) {
 func TestReplies(t *testing.T) {
 	sys := actor.NewActorSystem()
 	defer sys.Shutdown()
-	r := newReplies(sys, 2)
+	r := newReplies(sys, nil, 2)
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
 	dead := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
 	if err := sys.Root.StopFuture(dead).Wait(); err != nil {
