@@ -93,3 +93,34 @@ func TestMachineTiming(t *testing.T) {
 		}
 	}
 }
+
+// Seen finds a hash at every position of a ring of any fill, and nothing else.
+func TestReplayGuardSeen(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 4, 5, 8, 255, 256} {
+		g := NewReplayGuard(256)
+		for i := range n {
+			g.Remember(uint64(1000 + i))
+		}
+		for i := range n {
+			if !g.Seen(uint64(1000 + i)) {
+				t.Fatalf("fill %d: hash %d not seen", n, i)
+			}
+		}
+		if g.Seen(999) || g.Seen(uint64(1000+n)) {
+			t.Fatalf("fill %d: a hash never remembered was seen", n)
+		}
+	}
+}
+
+func BenchmarkReplayGuardSeen(b *testing.B) {
+	g := NewReplayGuard(DefaultReplayMemory)
+	for i := range DefaultReplayMemory {
+		g.Remember(uint64(i) * 7919)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if g.Seen(1) {
+			b.Fatal("seen")
+		}
+	}
+}
