@@ -158,6 +158,10 @@ func TestRunBacksOffRefusedStepUps(t *testing.T) {
 	if res.StepUps == 0 || res.Errors == 0 || res.Errors > 8*users || res.SessionsReopened != 0 {
 		t.Fatalf("refused step-ups: %+v", res)
 	}
+	// Every error is a step-up the rate limit refused, and counted as such.
+	if len(res.ErrorKinds) != 1 || res.ErrorKinds["step-up 429"] != res.Errors {
+		t.Fatalf("errors by kind: %v; want all %d as step-up 429", res.ErrorKinds, res.Errors)
+	}
 }
 
 // A session the server ends or blocks mid-run is replaced: the user logs in again and streams on a new session.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,6 +70,9 @@ type Result struct {
 	StepUps int64 `json:"step_ups"`
 	// SessionsReopened counts sessions the server blocked or ended that the user replaced by logging in again.
 	SessionsReopened int64 `json:"sessions_reopened"`
+	// ErrorKinds counts the errors by what failed: "dial" or "dial <status>", "login", "step-up <status>" or
+	// "step-up" (no answer), "error frame <code>".
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
 }
 
 func (c *Config) defaults() error {
@@ -93,6 +97,20 @@ func (c *Config) defaults() error {
 
 type counters struct {
 	frames, events, decisions, errors, reconnects, stepUps, reopened atomic.Int64
+
+	mu    sync.Mutex
+	kinds map[string]int64
+}
+
+// fail counts an error of kind.
+func (c *counters) fail(kind string) {
+	c.errors.Add(1)
+	c.mu.Lock()
+	if c.kinds == nil {
+		c.kinds = make(map[string]int64)
+	}
+	c.kinds[kind]++
+	c.mu.Unlock()
 }
 
 // Run sets up the users, streams traffic for the duration and returns the figures.
@@ -138,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Frames, res.Events, res.Decisions = c.frames.Load(), c.events.Load(), c.decisions.Load()
 	res.Errors, res.Reconnects = c.errors.Load(), c.reconnects.Load()
 	res.StepUps, res.SessionsReopened = c.stepUps.Load(), c.reopened.Load()
+	c.mu.Lock()
+	res.ErrorKinds = maps.Clone(c.kinds)
+	c.mu.Unlock()
 	res.EventsPerSec = float64(res.Events) / el
 	res.SamplesPerSec = float64(res.Decisions) / el
 	res.LatencyP50us, res.LatencyP99us, res.LatencyP999us = pct(all, 0.5), pct(all, 0.99), pct(all, 0.999)
@@ -260,7 +281,11 @@ func stream(ctx context.Context, cfg Config, cl *client, u user, s session, seed
 			if ctx.Err() != nil {
 				break
 			}
-			c.errors.Add(1)
+			if resp != nil {
+				c.fail("dial " + strconv.Itoa(resp.StatusCode))
+			} else {
+				c.fail("dial")
+			}
 			// A refusal of the session itself (its token revoked, the session over) will not change by dialing
 			// again; too many requests will, after a pause.
 			if !cfg.Echo && resp != nil && resp.StatusCode >= 400 && resp.StatusCode < 500 &&
@@ -344,7 +369,7 @@ func (st *streamState) reopen(ctx context.Context) bool {
 	s, err := st.cl.openSession(octx, st.user.phone, st.user.password, st.user.mpin)
 	if err != nil {
 		if ctx.Err() == nil {
-			st.c.errors.Add(1)
+			st.c.fail("login")
 		}
 		return false
 	}
@@ -387,7 +412,11 @@ func (st *streamState) stepUp(ctx context.Context, s session, at time.Time) {
 			// Nothing pending any more: a challenge decision read after the previous answer had already
 			// returned the session to active, or the session is over (its close code says so).
 		default:
-			st.c.errors.Add(1)
+			if refused {
+				st.c.fail("step-up " + strconv.Itoa(ae.Status))
+			} else {
+				st.c.fail("step-up")
+			}
 			st.stepUpBackoff = min(max(2*st.stepUpBackoff, stepUpBackoffMin), stepUpBackoffMax)
 			wait := st.stepUpBackoff
 			if refused && ae.RetryAfter > wait {
@@ -464,8 +493,11 @@ func (st *streamState) run(ctx context.Context, conn *websocket.Conn, interval t
 		}
 		at := time.Now()
 		kind, q := replyKind(b)
-		if kind == "decision" && !st.cfg.Echo && isChallenge(b) {
+		switch {
+		case kind == "decision" && !st.cfg.Echo && isChallenge(b):
 			st.stepUp(ctx, sess, at)
+		case kind == "error":
+			st.c.fail("error frame " + field(b, `"code":"`, '"'))
 		}
 		st.mu.Lock()
 		ok := st.answerLocked(kind, q, at, interval == 0)
@@ -502,8 +534,6 @@ func (st *streamState) answerLocked(kind string, q int64, at time.Time, closedLo
 		}
 	case kind == "decision":
 		st.decisionLocked(q, at)
-	case kind == "error":
-		st.c.errors.Add(1)
 	}
 	return true
 }

@@ -110,7 +110,8 @@ print(f"| node, closed loop | {m['events_per_sec']:.0f} events/s, {m['samples_pe
 print(f"| node / ceiling | {m['events_per_sec']/e['events_per_sec']:.2f} | >= 0.5 |")
 print(f"| decision latency at half max ({h['frames']/h['seconds']:.0f} frames/s, {h['samples_per_sec']:.0f} samples/s) | p50 {h['latency_p50_us']:.0f} us, p99 {h['latency_p99_us']:.0f} us, p99.9 {h['latency_p999_us']:.0f} us | p99 < 10 ms |")
 print(f"| resident memory per idle live session ({i['sessions']} sessions) | {i['kib_per_session']:.1f} KiB | < 40 KiB |")
-print(f"| errors / reconnects (max run) | {m['errors']} / {m['reconnects']} | 0 |")
+kinds = ", ".join(f"{k}: {v}" for k, v in sorted(m.get("error_kinds", {}).items()))
+print(f"| errors / reconnects (max run) | {m['errors']} / {m['reconnects']}{f' ({kinds})' if kinds else ''} | 0 |")
 print(f"| step-ups answered / sessions logged in again (max run; a user answers a step-up in 2 s) | {m.get('step_ups', 0)} / {m.get('sessions_reopened', 0)} | |")
 ec = json.load(open(f"{d}/echo-cpu.json")); nc = json.load(open(f"{d}/node-cpu.json"))
 us = lambda sec, r: sec / r['frames'] * 1e6

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/behaviorauth/engine/loadgen"
@@ -60,6 +63,13 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 		res.EventsPerSec, res.SamplesPerSec, res.LatencyP50us, res.LatencyP99us, res.LatencyP999us)
 	fmt.Fprintf(e.stdout, "frames %d  events %d  decisions %d  errors %d  reconnects %d  step-ups %d  sessions reopened %d\n",
 		res.Frames, res.Events, res.Decisions, res.Errors, res.Reconnects, res.StepUps, res.SessionsReopened)
+	if len(res.ErrorKinds) > 0 {
+		kinds := slices.Sorted(maps.Keys(res.ErrorKinds))
+		for i, k := range kinds {
+			kinds[i] = fmt.Sprintf("%s: %d", k, res.ErrorKinds[k])
+		}
+		fmt.Fprintf(e.stdout, "errors by kind: %s\n", strings.Join(kinds, ", "))
+	}
 	return writeJSON(*jsonOut, res)
 }
 
