@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -258,4 +259,13 @@ func FuzzServerFrame(f *testing.F) {
 			t.Fatalf("challenge found in %q", b)
 		}
 	})
+}
+
+func TestAppendTenths(t *testing.T) {
+	for _, v := range []float64{0, 0.04, 0.06, 1, 12.34, 12.36, 99.96, 1234567.8, -0.06, -3.21, 5e9} {
+		got := string(appendTenths(nil, v))
+		if want := strconv.FormatFloat(v, 'f', 1, 64); got != want {
+			t.Errorf("appendTenths(%v) = %s, want %s", v, got, want)
+		}
+	}
 }

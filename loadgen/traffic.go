@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"strconv"
 )
@@ -48,11 +49,11 @@ func (ty *typist) appendFrame(b []byte, seq int64) []byte {
 		x += 6 + ty.rng.NormFloat64()
 		y += 2 + ty.rng.NormFloat64()
 		b = append(b, `{"kind":"pointer","t":`...)
-		b = strconv.AppendFloat(b, ty.t, 'f', 1, 64)
+		b = appendTenths(b, ty.t)
 		b = append(b, `,"phase":"move","x":`...)
-		b = strconv.AppendFloat(b, x, 'f', 1, 64)
+		b = appendTenths(b, x)
 		b = append(b, `,"y":`...)
-		b = strconv.AppendFloat(b, y, 'f', 1, 64)
+		b = appendTenths(b, y)
 		b = append(b, `,"pressure":0.5,"pointer":"mouse"},`...)
 	}
 	ty.t += 300
@@ -63,7 +64,7 @@ func (ty *typist) appendFrame(b []byte, seq int64) []byte {
 			t    float64
 		}{{"down", ty.t}, {"up", ty.t + h}} {
 			b = append(b, `{"kind":"key","t":`...)
-			b = strconv.AppendFloat(b, ph.t, 'f', 1, 64)
+			b = appendTenths(b, ph.t)
 			b = append(b, `,"phase":"`...)
 			b = append(b, ph.name...)
 			b = append(b, `","code":"`...)
@@ -74,10 +75,22 @@ func (ty *typist) appendFrame(b []byte, seq int64) []byte {
 	}
 	ty.t += 250
 	b = append(b, `{"kind":"commit","t":`...)
-	b = strconv.AppendFloat(b, ty.t, 'f', 1, 64)
+	b = appendTenths(b, ty.t)
 	b = append(b, `,"field":"payee"}]}`...)
 	ty.t += 400
 	return b
+}
+
+// appendTenths writes v with one decimal, as strconv.AppendFloat(b, v, 'f', 1, 64) would but for the rounding of
+// exact halves, in a fraction of its time: the generator writes 45 numbers per frame, on the machine it measures.
+func appendTenths(b []byte, v float64) []byte {
+	n := int64(math.Round(v * 10))
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	b = strconv.AppendInt(b, n/10, 10)
+	return append(b, '.', byte('0'+n%10))
 }
 
 // replyKind finds the "type" and "seq" of a server frame without decoding all of it: the generator must cost
