@@ -408,9 +408,11 @@ func (st *streamState) stepUp(ctx context.Context, s session, at time.Time) {
 			st.stepUpBackoff = 0
 		case ctx.Err() != nil:
 			// The run ended under it.
-		case refused && ae.Status == http.StatusConflict:
+		case refused && (ae.Status == http.StatusConflict || ae.Status == http.StatusUnauthorized):
 			// Nothing pending any more: a challenge decision read after the previous answer had already
-			// returned the session to active, or the session is over (its close code says so).
+			// returned the session to active, or the session is over (its close code says so; a block revokes
+			// the login, so an answer racing it is refused as unauthorized). A login refused for good shows as
+			// the stream's own close and the next dial's refusal.
 		default:
 			if refused {
 				st.c.fail("step-up " + strconv.Itoa(ae.Status))
