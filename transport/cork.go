@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // CorkListener wraps a listener so that the WebSocket writer can cork its connections: while corked, writes
@@ -38,6 +39,36 @@ type corkConn struct {
 	mu     sync.Mutex
 	buf    *[]byte // non-nil while corked
 	failed error
+
+	dlMu sync.Mutex
+	wdl  time.Time // the write deadline last set
+}
+
+// SetWriteDeadline sets the write deadline unless it is set to t already. The WebSocket library sets it again
+// before every frame it writes, each time a runtime timer update; a burst's frames share one deadline.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if t.Equal(c.wdl) {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	c.wdl = t
+	return nil
+}
+
+// SetDeadline sets both deadlines (and forgets the write deadline it knew).
+func (c *corkConn) SetDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if err := c.Conn.SetDeadline(t); err != nil {
+		c.wdl = time.Time{}
+		return err
+	}
+	c.wdl = t
+	return nil
 }
 
 var _ corker = (*corkConn)(nil)

@@ -57,8 +57,9 @@ type wsConn struct {
 	closing    atomic.Bool
 
 	// wmu is held while writing data frames or the close frame; closeSent (under wmu) ends data frames.
-	wmu       sync.Mutex
-	closeSent bool
+	wmu           sync.Mutex
+	closeSent     bool
+	writeDeadline time.Time // the data frames' write deadline, as last set
 
 	mu            sync.Mutex
 	closeCode     int
@@ -69,15 +70,16 @@ type wsConn struct {
 	pendingReason string
 
 	// Owned by the reader.
-	dec      *wsDecoder
-	frame    wsFrame
-	msg      *enginepb.Events
-	rate     wsBucket
-	pid      *actor.PID
-	attached bool
-	messages int64
-	peerCode int
-	answer   []*wsOut // the frames answering the message being handled, written together after it
+	dec          *wsDecoder
+	frame        wsFrame
+	msg          *enginepb.Events
+	rate         wsBucket
+	pid          *actor.PID
+	attached     bool
+	messages     int64
+	peerCode     int
+	readExtended time.Time // when a frame last moved the read deadline
+	answer       []*wsOut  // the frames answering the message being handled, written together after it
 }
 
 func newWSConn(h *wsHub, conn *websocket.Conn, claims auth.SessionClaims, token, client string) *wsConn {
@@ -196,7 +198,11 @@ func (c *wsConn) readLoop(ctx context.Context) {
 			return
 		}
 		arrived := time.Now()
-		c.extendRead()
+		if arrived.Sub(c.readExtended) >= c.h.limits.PingInterval/8 {
+			// Not at every frame: moving the deadline updates a runtime timer, and a peer that sends is alive.
+			c.readExtended = arrived
+			c.extendRead()
+		}
 		if c.closing.Load() {
 			continue // closing: the next NextReader discards the message
 		}
@@ -243,8 +249,9 @@ func (c *wsConn) readFailed(err error) {
 	}
 }
 
-// extendRead moves the read deadline: a peer that sends nothing, not even a pong, for two ping intervals is
-// dropped. Once closing, the deadline is the close grace set by the writer and is left alone.
+// extendRead moves the read deadline: a peer that sends nothing, not even a pong, for two ping intervals (less
+// the eighth by which frames may leave it unmoved) is dropped. Once closing, the deadline is the close grace
+// set by the writer and is left alone.
 func (c *wsConn) extendRead() {
 	c.mu.Lock()
 	if c.closeCode == 0 {
@@ -541,7 +548,12 @@ func (c *wsConn) writeFrames(frames []*wsOut) bool {
 	if c.closeSent {
 		return true
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.h.limits.WriteTimeout))
+	// The deadline moves only once a quarter of the write timeout has passed: a write is still cut within the
+	// timeout, and most bursts leave the connection's deadline (a runtime timer) alone.
+	if now := time.Now(); c.writeDeadline.Sub(now) < c.h.limits.WriteTimeout*3/4 {
+		c.writeDeadline = now.Add(c.h.limits.WriteTimeout)
+		_ = c.conn.SetWriteDeadline(c.writeDeadline)
+	}
 	ck, corkable := c.conn.UnderlyingConn().(corker)
 	if corkable {
 		ck.cork()
