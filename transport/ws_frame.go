@@ -685,14 +685,17 @@ func (d *wsDecoder) consume(c byte) bool {
 }
 
 func (d *wsDecoder) skipWS() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
+	// The scanners below work on locals: the decoder's fields would be loaded and stored at every byte.
+	data, pos := d.data, d.pos
+	for pos < len(data) {
+		switch data[pos] {
 		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
+			pos++
+			continue
 		}
+		break
 	}
+	d.pos = pos
 }
 
 func wsIsNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
@@ -764,34 +767,38 @@ func parseNumber(b []byte) (float64, error) {
 }
 
 func (d *wsDecoder) digits() int {
-	n := 0
-	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
-		d.pos++
-		n++
+	data, pos := d.data, d.pos
+	for pos < len(data) && data[pos] >= '0' && data[pos] <= '9' {
+		pos++
 	}
+	n := pos - d.pos
+	d.pos = pos
 	return n
 }
 
 // readString reads a JSON string at d.pos and returns its unescaped bytes: a slice of the frame when it has no
 // escapes, else of the decoder's scratch buffer, valid until the next readString.
 func (d *wsDecoder) readString() ([]byte, bool) {
-	if !d.consume('"') {
+	data, pos := d.data, d.pos
+	if pos >= len(data) || data[pos] != '"' {
 		return nil, false
 	}
-	start := d.pos
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			return d.data[start : d.pos-1], true
-		case c == '\\':
-			d.scratch = append(d.scratch[:0], d.data[start:d.pos]...)
-			return d.readEscaped()
-		case c < 0x20:
-			return nil, false
+	pos++
+	start := pos
+	for ; pos < len(data); pos++ {
+		c := data[pos]
+		if c == '"' {
+			d.pos = pos + 1
+			return data[start:pos], true
 		}
-		d.pos++
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	d.pos = pos
+	if pos < len(data) && data[pos] == '\\' {
+		d.scratch = append(d.scratch[:0], data[start:pos]...)
+		return d.readEscaped()
 	}
 	return nil, false
 }
