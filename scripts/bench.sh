@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: every performance figure of the README, measured side by side in one run on this machine.
 #   1. the ceiling: a bare gorilla/websocket echo server answering the same frames, same client, same loopback
-#   2. the node under the same closed-loop load (its maximum throughput)
-#   3. both, their ratio, and the CPU time each process (server, Postgres, client) spent per frame
+#   2. the node under the same closed-loop load (its maximum throughput), alternating with 1, BENCH_ROUNDS times
+#   3. their ratio (the pair of median ratio gives the figures), and the CPU time each process (server,
+#      Postgres, client) spent per frame
 #   4. the node paced at half its maximum: decision latency percentiles
 #   5. 10,000 concurrent idle sessions: resident memory per live session
 #   6. the Go benchmarks of the hot path (features, scoring, FAISS search, decision), with allocations
@@ -15,6 +16,7 @@ out=artifacts/bench
 mkdir -p "$out"
 USERS=${BENCH_USERS:-32}
 SECS=${BENCH_SECONDS:-15}
+ROUNDS=${BENCH_ROUNDS:-3}
 IDLE=${BENCH_IDLE_SESSIONS:-10000}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -44,16 +46,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-echo "== 1. ceiling: bare gorilla/websocket echo server"
+echo "== 1. the echo server and the node"
 eport=$(port)
 $ctl echo -listen 127.0.0.1:$eport 2>/dev/null & echo_pid=$!
 pids+=($echo_pid)
-sleep 0.5
-c0=$(cpu $echo_pid)
-load -echo -url http://127.0.0.1:$eport -users "$USERS" -duration "${SECS}s" -json $out/echo.json
-echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $echo_pid)")}" > $out/echo-cpu.json
-
-echo "== 2. node: same load, closed loop"
 hport=$(port); aport=$(port)
 # A bench node: argon2 kept cheap and auth rate limits raised, because setting up 10,000 sessions is what is
 # measured here, not password hashing; everything on the event path is as configured in cluster.yaml.
@@ -64,19 +60,39 @@ BEHAVIOR_TELEMETRY_LOG_LEVEL=warn \
   -cluster.automanaged.port $aport -cluster.automanaged.hosts 127.0.0.1:$aport 2>$out/node.log & node=$!
 pids+=($node)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:$hport/readyz >/dev/null 2>&1 && break; sleep 0.2; done
-# Users are set up (and their profiles created) before the measured run, so that setup is not in its CPU figures.
+# Users are set up (and their profiles created) before the measured runs, so that setup is not in their CPU
+# figures.
 load -url http://127.0.0.1:$hport -users "$USERS" -duration 2s -prefix 41 >/dev/null
-c0=$(cpu $node); g0=$(cpu $(postgres))
-load -url http://127.0.0.1:$hport -users "$USERS" -duration "${SECS}s" -prefix 41 -json $out/node-max.json
-echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $node)"), \"postgres_cpu_seconds\": $(spent "$g0" "$(cpu $(postgres))")}" > $out/node-cpu.json
+
+# This machine's speed drifts by several percent from one run to the next: the ceiling and the node are measured
+# in alternating pairs, and the pair of median ratio gives the figures.
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== 2. round $r/$ROUNDS: ceiling, a bare gorilla/websocket echo server"
+  c0=$(cpu $echo_pid)
+  load -echo -url http://127.0.0.1:$eport -users "$USERS" -duration "${SECS}s" -json $out/echo-$r.json
+  echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $echo_pid)")}" > $out/echo-cpu-$r.json
+  echo "== 2. round $r/$ROUNDS: the node, same load, closed loop"
+  c0=$(cpu $node); g0=$(cpu $(postgres))
+  load -url http://127.0.0.1:$hport -users "$USERS" -duration "${SECS}s" -prefix 41 -json $out/node-max-$r.json
+  echo "{\"server_cpu_seconds\": $(spent "$c0" "$(cpu $node)"), \"postgres_cpu_seconds\": $(spent "$g0" "$(cpu $(postgres))")}" > $out/node-cpu-$r.json
+done
+kill "$echo_pid" 2>/dev/null || true
 
 echo "== 3. ratio"
-python3 - "$out" <<'PY'
-import json, sys
-d = sys.argv[1]
-e = json.load(open(f"{d}/echo.json")); n = json.load(open(f"{d}/node-max.json"))
-print(f"echo ceiling  {e['events_per_sec']:>10.0f} events/s")
-print(f"node          {n['events_per_sec']:>10.0f} events/s   ratio {n['events_per_sec']/e['events_per_sec']:.2f}")
+python3 - "$out" "$ROUNDS" <<'PY'
+import json, shutil, sys
+d, rounds = sys.argv[1], int(sys.argv[2])
+pairs = []
+for r in range(1, rounds + 1):
+    e = json.load(open(f"{d}/echo-{r}.json")); n = json.load(open(f"{d}/node-max-{r}.json"))
+    pairs.append((n["events_per_sec"] / e["events_per_sec"], r))
+    print(f"round {r}: echo ceiling {e['events_per_sec']:>10.0f} events/s, node {n['events_per_sec']:>10.0f} events/s, ratio {pairs[-1][0]:.3f}")
+ratio, med = sorted(pairs)[len(pairs) // 2]
+for name in ("echo", "echo-cpu", "node-max", "node-cpu"):
+    shutil.copy(f"{d}/{name}-{med}.json", f"{d}/{name}.json")
+json.dump({"ratios": [round(p, 4) for p, _ in pairs], "median_round": med, "median_ratio": round(ratio, 4)},
+          open(f"{d}/ratio.json", "w"))
+print(f"median ratio {ratio:.3f} (round {med})")
 PY
 
 echo "== 4. node at half its maximum: decision latency"
@@ -105,9 +121,11 @@ print(f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=Tru
 print()
 print("| figure | measured | goal |")
 print("|---|---|---|")
-print(f"| echo ceiling (same frames, same client) | {e['events_per_sec']:.0f} events/s | |")
-print(f"| node, closed loop | {m['events_per_sec']:.0f} events/s, {m['samples_per_sec']:.0f} samples/s | |")
-print(f"| node / ceiling | {m['events_per_sec']/e['events_per_sec']:.2f} | >= 0.5 |")
+print(f"| echo ceiling (same frames, same client; the median pair's) | {e['events_per_sec']:.0f} events/s | |")
+print(f"| node, closed loop (the median pair's) | {m['events_per_sec']:.0f} events/s, {m['samples_per_sec']:.0f} samples/s | |")
+ra = json.load(open(f"{d}/ratio.json"))
+others = ", ".join(f"{x:.2f}" for x in ra["ratios"])
+print(f"| node / ceiling (median of {len(ra['ratios'])} alternating pairs: {others}) | {ra['median_ratio']:.2f} | >= 0.5 |")
 print(f"| decision latency at half max ({h['frames']/h['seconds']:.0f} frames/s, {h['samples_per_sec']:.0f} samples/s) | p50 {h['latency_p50_us']:.0f} us, p99 {h['latency_p99_us']:.0f} us, p99.9 {h['latency_p999_us']:.0f} us | p99 < 10 ms |")
 print(f"| resident memory per idle live session ({i['sessions']} sessions) | {i['kib_per_session']:.1f} KiB | < 40 KiB |")
 kinds = ", ".join(f"{k}: {v}" for k, v in sorted(m.get("error_kinds", {}).items()))
