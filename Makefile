@@ -6,7 +6,7 @@ WITH_ENV := scripts/with-env.sh
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: run test build deps db stop-db proto bench load fmt vet web-test clean
+.PHONY: run test build deps db stop-db proto bench pgo load fmt vet web-test clean
 
 run: build
 	$(WITH_ENV) ./bin/behaviord -config cluster.yaml $(ARGS)
@@ -37,6 +37,10 @@ proto:
 
 bench:
 	$(WITH_ENV) bash scripts/bench.sh
+
+# Refreshes the node's profile for profile-guided optimization (cmd/behaviord/default.pgo).
+pgo:
+	$(WITH_ENV) bash scripts/pgo.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
