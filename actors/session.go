@@ -73,6 +73,7 @@ type sessionActor struct {
 	batch    *enginepb.ScoreBatch // the ScoreBatch request of a message's samples, reused with its Scores
 	pending  []sample             // the samples of the message being applied, in order
 	arena    []float32            // their vectors
+	kept     []float32            // room for the copies of their vectors that the write-behind keeps
 
 	win     window
 	keys    map[string]*features.KeystrokeAccumulator
@@ -478,6 +479,13 @@ func (s *sessionActor) decideAll(ctx actor.Context, m *enginepb.Events, reply *e
 		return
 	}
 	scores, batchErr := s.scoreBatch()
+	reply.Decisions = make([]*enginepb.Decision, 0, len(s.pending))
+	// The copies of the vectors that go to the write-behind share one array per message.
+	n := 0
+	for _, smp := range s.pending {
+		n += len(smp.vec)
+	}
+	s.kept = make([]float32, n)
 	k := 0 // the next scorable sample's index in the batch
 	for _, smp := range s.pending {
 		var pre scored
@@ -500,6 +508,12 @@ func (s *sessionActor) decideAll(ctx actor.Context, m *enginepb.Events, reply *e
 			return
 		}
 	}
+}
+
+// decisionCell is a decision and its sample, allocated together.
+type decisionCell struct {
+	d enginepb.Decision
+	s enginepb.Sample
 }
 
 // scored is a sample's score obtained before its decision (ok), or a failure to obtain it.
@@ -553,10 +567,10 @@ func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, smp sample, pre scored) *enginepb.Decision {
 	s.st.Samples++
 	s.st.DecisionSeq++
-	d := &enginepb.Decision{
-		Seq: s.st.DecisionSeq, EventSeq: eventSeq, AtMs: time.Now().UnixMilli(),
-		Sample: &enginepb.Sample{Field: smp.field, Modality: smp.modality},
-	}
+	c := &decisionCell{}
+	c.s.Field, c.s.Modality = smp.field, smp.modality
+	d := &c.d
+	d.Seq, d.EventSeq, d.AtMs, d.Sample = s.st.DecisionSeq, eventSeq, time.Now().UnixMilli(), &c.s
 	degraded := !s.eng.health.PostgresUp()
 	if smp.err != nil {
 		d.Sample.Status = "rejected"
@@ -668,11 +682,15 @@ func (s *sessionActor) record(d *enginepb.Decision, smp sample) {
 		Reasons: d.Reasons, LatencyUS: int(d.LatencyUs),
 	}
 	if d.Sample.HasRisk {
-		r := d.Sample.Risk
-		pd.SampleRisk = &r
+		pd.SampleRisk = &d.Sample.Risk // the decision is never changed once taken
 	}
-	if len(smp.vec) > 0 {
-		pd.VectorKey, pd.Vector = smp.key, append([]float32(nil), smp.vec...)
+	if n := len(smp.vec); n > 0 {
+		if len(s.kept) < n {
+			s.kept = make([]float32, n)
+		}
+		pd.VectorKey, pd.Vector = smp.key, s.kept[:n:n]
+		copy(pd.Vector, smp.vec)
+		s.kept = s.kept[n:]
 	}
 	s.eng.writer.Add(pd)
 	s.eng.metrics.decision(d)
