@@ -20,8 +20,9 @@ func TestBatchedSamplesDecideAsOneByOne(t *testing.T) {
 		c.Policy.MaxTemplates = 1000
 		c.Policy.BlockThreshold = 0.99
 	})
-	// plan is who types each entry after enrollment: o the owner, x the thief.
-	const plan = "oooooooxxoooooxo"
+	// plan is who types each entry after enrollment: o the owner, x the thief, i the owner leaving the last key
+	// held at the commit (the next entry's first key closes it as an incomplete sample, decided unscored).
+	const plan = "oooiooooxxooiooxo"
 	type run struct {
 		s     *session
 		u     user
@@ -48,7 +49,11 @@ func TestBatchedSamplesDecideAsOneByOne(t *testing.T) {
 			if who == 'x' {
 				ty = r.thief
 			}
-			out = append(out, r.s.typed(ty, secret))
+			evs := r.s.typed(ty, secret)
+			if who == 'i' {
+				evs = append(evs[:len(evs)-2], evs[len(evs)-1]) // no release of the last key
+			}
+			out = append(out, evs)
 		}
 		return out
 	}
@@ -68,7 +73,7 @@ func TestBatchedSamplesDecideAsOneByOne(t *testing.T) {
 	if len(inOne) != len(oneByOne) {
 		t.Fatalf("%d decisions in one message, %d one by one", len(inOne), len(oneByOne))
 	}
-	learnedBefore, challenged := 0, false
+	learnedBefore, challenged, incomplete := 0, false, 0
 	for i, a := range oneByOne {
 		b := inOne[i]
 		if a.Seq != b.Seq || a.Action != b.Action || a.Mode != b.Mode || a.Risk != b.Risk ||
@@ -79,12 +84,16 @@ func TestBatchedSamplesDecideAsOneByOne(t *testing.T) {
 		if a.Action == actors.ActionChallenge {
 			challenged = true
 		}
+		if has(a.Reasons, "incomplete_keystrokes") {
+			incomplete++
+		}
 		if !challenged && a.Sample.GetRisk() < 0.25 && len(a.Reasons) == 1 && a.Reasons[0] == "keystroke_timing_close" {
 			learnedBefore++
 		}
 	}
-	if !challenged || learnedBefore == 0 {
-		t.Fatalf("the plan did not exercise learning (%d samples) and then a challenge (%v)", learnedBefore, challenged)
+	if !challenged || learnedBefore == 0 || incomplete != 2 {
+		t.Fatalf("the plan did not exercise learning (%d samples), then a challenge (%v), and two incomplete samples (%d)",
+			learnedBefore, challenged, incomplete)
 	}
 	n1, _ := h.fieldSamples(t, one.u.id)
 	n2, _ := h.fieldSamples(t, batched.u.id)

@@ -287,22 +287,29 @@ func (p *profileActor) score(m *enginepb.Score) *enginepb.ScoreReply {
 // answered: it follows the session's fused risk from m.Recent, learns only until a sample's decision would not
 // be allow (the session then leaves the active state, and its later requests would not ask to learn), and stops
 // after a sample that would block (the session stops there) or that fails (the session decides it degraded and
-// scores the rest alone).
+// scores the rest alone). A rejected sample (no vector) is not scored, but its decision counts like the others'.
 func (p *profileActor) scoreBatch(m *enginepb.ScoreBatch) *enginepb.ScoreBatchReply {
 	r := &enginepb.ScoreBatchReply{Replies: make([]*enginepb.ScoreReply, 0, len(m.Samples))}
 	recent := append(p.recent[:0], m.Recent...)
 	learn := true
 	for _, q := range m.Samples {
-		q.Learn = q.Learn && learn
-		sc := p.score(q)
-		r.Replies = append(r.Replies, sc)
-		if sc.Error != "" {
-			break
+		var v string
+		if q.Rejected {
+			// Not scored: the session decides it at the risk so far, for a reason that is not suspicious.
+			r.Replies = append(r.Replies, &enginepb.ScoreReply{})
+			v = verdict(&p.eng.policy, fuse(recent), false, nil)
+		} else {
+			q.Learn = q.Learn && learn
+			sc := p.score(q)
+			r.Replies = append(r.Replies, sc)
+			if sc.Error != "" {
+				break
+			}
+			if sc.HasRisk {
+				recent = fuseAppend(recent, sc.Risk)
+			}
+			v = verdict(&p.eng.policy, fuse(recent), false, sc.Reasons)
 		}
-		if sc.HasRisk {
-			recent = fuseAppend(recent, sc.Risk)
-		}
-		v := verdict(&p.eng.policy, fuse(recent), false, sc.Reasons)
 		if v == ActionBlock {
 			break
 		}

@@ -486,20 +486,20 @@ func (s *sessionActor) decideAll(ctx actor.Context, m *enginepb.Events, reply *e
 		n += len(smp.vec)
 	}
 	s.kept = make([]float32, n)
-	k := 0 // the next scorable sample's index in the batch
-	for _, smp := range s.pending {
+	for i, smp := range s.pending {
 		var pre scored
 		if smp.err == nil {
 			switch {
-			case k < len(scores):
-				pre = scored{reply: scores[k], ok: true}
-				if e := scores[k].Error; e != "" {
+			case i < len(scores):
+				pre = scored{reply: scores[i], ok: true}
+				if e := scores[i].Error; e != "" {
 					pre = scored{err: fmt.Errorf("profile %s: %s: %w", s.st.UserId, e, ErrUnavailable), ok: true}
 				}
-			case k == 0 && batchErr != nil:
+			case batchErr != nil:
+				// The profile did not answer the batch: each sample is decided without its score, rather than
+				// waiting out a request of its own, so that a message's handling is bounded by one timeout.
 				pre = scored{err: batchErr, ok: true}
 			}
-			k++
 		}
 		d := s.decide(ctx, m.Seq, m.ReceivedAtNs, smp, pre)
 		reply.Decisions = append(reply.Decisions, d)
@@ -523,8 +523,9 @@ type scored struct {
 	ok    bool
 }
 
-// scoreBatch asks the profile for the scores of the pending samples (those that have a vector), in one request.
-// The profile learns from them while the session would stay active, as decide's requests one by one would.
+// scoreBatch asks the profile for the scores of the pending samples, in one request: all of them, the rejected
+// ones (no vector) only so that the profile can follow their decisions. The profile learns from them while the
+// session would stay active, as decide's requests one by one would. Nothing is asked when no sample has a vector.
 func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 	if s.batch == nil {
 		s.batch = &enginepb.ScoreBatch{}
@@ -535,11 +536,10 @@ func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 	b.Samples = b.Samples[:0]
 	learn := s.eng.health.PostgresUp() && s.st.State == StateActive
 	seq := s.st.DecisionSeq
+	scorable := false
 	for _, smp := range s.pending {
 		seq++ // the decision seq decide gives it
-		if smp.err != nil {
-			continue
-		}
+		scorable = scorable || smp.err == nil
 		var q *enginepb.Score
 		if n := len(b.Samples); n < len(all) && all[n] != nil {
 			q = all[n]
@@ -547,10 +547,10 @@ func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 			q = &enginepb.Score{}
 		}
 		q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, seq, smp.key, smp.modality
-		q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, learn
+		q.Vector, q.Fingerprint, q.Learn, q.Rejected = smp.vec, smp.fingerprint, learn, smp.err != nil
 		b.Samples = append(b.Samples, q)
 	}
-	if len(b.Samples) == 0 {
+	if !scorable {
 		return nil, nil
 	}
 	r, err := s.eng.scoreBatch(s.st.UserId, b, &s.profile)

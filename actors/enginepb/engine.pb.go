@@ -1468,15 +1468,18 @@ func (x *Summary) GetError() string {
 
 // Score asks the profile actor for one sample's score (and, while enrolling, to learn it).
 type Score struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	SampleSeq     int64                  `protobuf:"varint,2,opt,name=sample_seq,json=sampleSeq,proto3" json:"sample_seq,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Modality      string                 `protobuf:"bytes,4,opt,name=modality,proto3" json:"modality,omitempty"`
-	Vector        []float32              `protobuf:"fixed32,5,rep,packed,name=vector,proto3" json:"vector,omitempty"`
-	Fingerprint   uint64                 `protobuf:"varint,6,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	Learn         bool                   `protobuf:"varint,7,opt,name=learn,proto3" json:"learn,omitempty"`
-	Intervals     []float32              `protobuf:"fixed32,8,rep,packed,name=intervals,proto3" json:"intervals,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SessionId   string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	SampleSeq   int64                  `protobuf:"varint,2,opt,name=sample_seq,json=sampleSeq,proto3" json:"sample_seq,omitempty"`
+	Key         string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Modality    string                 `protobuf:"bytes,4,opt,name=modality,proto3" json:"modality,omitempty"`
+	Vector      []float32              `protobuf:"fixed32,5,rep,packed,name=vector,proto3" json:"vector,omitempty"`
+	Fingerprint uint64                 `protobuf:"varint,6,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Learn       bool                   `protobuf:"varint,7,opt,name=learn,proto3" json:"learn,omitempty"`
+	Intervals   []float32              `protobuf:"fixed32,8,rep,packed,name=intervals,proto3" json:"intervals,omitempty"`
+	// rejected: in a ScoreBatch, a sample the session could not assemble (no vector). It is not scored; the
+	// profile only follows the decision the session takes on it.
+	Rejected      bool `protobuf:"varint,9,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1567,6 +1570,13 @@ func (x *Score) GetIntervals() []float32 {
 	return nil
 }
 
+func (x *Score) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
 type ScoreReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -1653,7 +1663,8 @@ func (x *ScoreReply) GetError() string {
 
 // ScoreBatch scores one message's samples in order, as that many Score requests one after the other would: the
 // profile simulates the session's fused risk from recent on, stops learning after the first sample whose
-// decision would not be allow, and stops scoring after the first that would block or fails.
+// decision would not be allow, and stops scoring after the first that would block or fails. It carries every
+// sample of the message, the rejected ones too (see Score.rejected), so that replies[i] answers samples[i].
 type ScoreBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Samples       []*Score               `protobuf:"bytes,1,rep,name=samples,proto3" json:"samples,omitempty"`
@@ -2548,7 +2559,7 @@ const file_engine_proto_rawDesc = "" +
 	"final_risk\x18\x05 \x01(\x01R\tfinalRisk\x12\x1e\n" +
 	"\vended_at_ms\x18\x06 \x01(\x03R\tendedAtMs\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"\xe1\x01\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xfd\x01\n" +
 	"\x05Score\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
@@ -2559,7 +2570,8 @@ const file_engine_proto_rawDesc = "" +
 	"\x06vector\x18\x05 \x03(\x02R\x06vector\x12 \n" +
 	"\vfingerprint\x18\x06 \x01(\x04R\vfingerprint\x12\x14\n" +
 	"\x05learn\x18\a \x01(\bR\x05learn\x12\x1c\n" +
-	"\tintervals\x18\b \x03(\x02R\tintervals\"\x97\x01\n" +
+	"\tintervals\x18\b \x03(\x02R\tintervals\x12\x1a\n" +
+	"\brejected\x18\t \x01(\bR\brejected\"\x97\x01\n" +
 	"\n" +
 	"ScoreReply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x12\n" +
