@@ -84,6 +84,11 @@ func (d *workerDispatcher) Schedule(fn func()) {
 		r.taken.Store(true)
 		return
 	}
+	d.dispatch(fn)
+}
+
+// dispatch runs fn on a waiting worker, or on a new one when none waits.
+func (d *workerDispatcher) dispatch(fn func()) {
 	select {
 	case d.work <- fn:
 	default:

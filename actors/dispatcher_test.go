@@ -119,6 +119,31 @@ func TestInlineRuns(t *testing.T) {
 			t.Fatalf("without the dispatcher: %v %v, want an answer from a worker", got, err)
 		}
 	})
+	t.Run("a post that panics loses no run and leaves no claim open", func(t *testing.T) {
+		sys := actor.NewActorSystem()
+		defer sys.Shutdown()
+		d := newWorkerDispatcher(300, 4)
+		defer d.stop()
+		r := newReplies(sys, d, 4)
+		ran := make(chan struct{}, 1)
+		pid, _ := sys.ProcessRegistry.Add(panickyProcess{d: d, ran: ran}, "panicky")
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("the post's panic did not reach the requester")
+				}
+			}()
+			_, _ = r.request(pid, "x", time.Second)
+		}()
+		select {
+		case <-ran:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the run the claim took was lost")
+		}
+		if d.claimed.Load() != nil {
+			t.Fatal("the claim was left open")
+		}
+	})
 	t.Run("a claim taken by another Schedule hands over that run", func(t *testing.T) {
 		d := newWorkerDispatcher(300, 4)
 		defer d.stop()
@@ -156,3 +181,16 @@ func TestInlineRuns(t *testing.T) {
 		}
 	})
 }
+
+// panickyProcess schedules a mailbox run, as a post does, and then panics.
+type panickyProcess struct {
+	d   *workerDispatcher
+	ran chan struct{}
+}
+
+func (p panickyProcess) SendUserMessage(*actor.PID, any) {
+	p.d.Schedule(func() { p.ran <- struct{}{} })
+	panic("post failed")
+}
+func (panickyProcess) SendSystemMessage(*actor.PID, any) {}
+func (panickyProcess) Stop(*actor.PID)                   {}

@@ -114,6 +114,24 @@ func (r *replies) put(s *replySlot) {
 
 func (r *replies) drop(s *replySlot) { r.sys.ProcessRegistry.Remove(s.pid) }
 
+// postClaimed posts msg with s's claim open, then closes the claim and runs the mailbox run it took, if any.
+// Should posting panic, the claim is closed all the same and its run goes to a worker: no run is ever lost.
+func (r *replies) postClaimed(pid *actor.PID, msg any, s *replySlot) {
+	posted := false
+	defer func() {
+		fn := r.inline.release(&s.run)
+		switch {
+		case fn == nil:
+		case posted:
+			fn()
+		default:
+			r.inline.dispatch(fn)
+		}
+	}()
+	r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
+	posted = true
+}
+
 // request sends msg to pid and waits up to timeout for its answer. It returns actor.ErrDeadLetter when pid is
 // gone and actor.ErrTimeout when no answer came in time.
 func (r *replies) request(pid *actor.PID, msg any, timeout time.Duration) (any, error) {
@@ -122,12 +140,10 @@ func (r *replies) request(pid *actor.PID, msg any, timeout time.Duration) (any, 
 		return nil, err
 	}
 	// A local target's mailbox, when the request makes it run, runs here: this goroutine only waits otherwise.
-	claimed := r.inline != nil && pid.Address == r.sys.Address() && r.inline.claim(&s.run)
-	r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
-	if claimed {
-		if fn := r.inline.release(&s.run); fn != nil {
-			fn()
-		}
+	if r.inline != nil && pid.Address == r.sys.Address() && r.inline.claim(&s.run) {
+		r.postClaimed(pid, msg, s)
+	} else {
+		r.sys.Root.RequestWithCustomSender(pid, msg, s.pid)
 	}
 	res, ok := s.proc.await(timeout)
 	if !ok {
