@@ -248,7 +248,9 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 			return res, err
 		}
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	// Read committed, whatever the server's default: each statement must see the commits of the writers the
+	// advisory locks waited for (the chunks' COPY relies on it to meet no stored seq).
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return res, engWrap("write batch: begin", err)
 	}
@@ -306,7 +308,12 @@ func (s *Sessions) Write(ctx context.Context, w WriteBatch) (WriteResult, error)
 	if stream != nil {
 		err = engExecChunks(ctx, tx, stream)
 	}
-	if cap(stream) <= engKeepCopyBuf {
+	// Back to the pool only after a clean COPY: pgx can return from a failed one while its copying goroutine
+	// still reads the stream.
+	switch {
+	case stream == nil:
+		engCopyBufs.Put(bp)
+	case err == nil && cap(stream) <= engKeepCopyBuf:
 		*bp = stream[:0]
 		engCopyBufs.Put(bp)
 	}
