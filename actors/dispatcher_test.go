@@ -90,11 +90,7 @@ func goid() string {
 // goroutine; a claim another Schedule takes still gets its run run; a second claim waits its turn.
 func TestInlineRuns(t *testing.T) {
 	t.Run("a request runs its target's mailbox itself", func(t *testing.T) {
-		sys := actor.NewActorSystem()
-		defer sys.Shutdown()
-		d := newWorkerDispatcher(300, 4)
-		defer d.stop()
-		r := newReplies(sys, d, 4)
+		sys, d, r := inlineFixture(t)
 		pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 			if _, ok := c.Message().(string); ok {
 				c.Respond(goid())
@@ -120,11 +116,7 @@ func TestInlineRuns(t *testing.T) {
 		}
 	})
 	t.Run("a post that panics loses no run and leaves no claim open", func(t *testing.T) {
-		sys := actor.NewActorSystem()
-		defer sys.Shutdown()
-		d := newWorkerDispatcher(300, 4)
-		defer d.stop()
-		r := newReplies(sys, d, 4)
+		sys, d, r := inlineFixture(t)
 		ran := make(chan struct{}, 1)
 		pid, _ := sys.ProcessRegistry.Add(panickyProcess{d: d, ran: ran}, "panicky")
 		func() {
@@ -180,6 +172,16 @@ func TestInlineRuns(t *testing.T) {
 			t.Fatal("an unclaimed run never ran")
 		}
 	})
+}
+
+// inlineFixture is an actor system, a dispatcher and reply slots that run local mailboxes inline, all stopped
+// when the test ends.
+func inlineFixture(t *testing.T) (*actor.ActorSystem, *workerDispatcher, *replies) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	d := newWorkerDispatcher(300, 4)
+	t.Cleanup(d.stop)
+	return sys, d, newReplies(sys, d, 4)
 }
 
 // panickyProcess schedules a mailbox run, as a post does, and then panics.

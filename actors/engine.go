@@ -262,34 +262,33 @@ func (e *Engine) requestWithin(identity, kind string, msg any, timeout time.Dura
 	return nil, fmt.Errorf("%s %s: %v: %w", kind, identity, lastErr, ErrUnavailable)
 }
 
-// score asks the user's profile actor; called from a session actor, so it waits at most half the request
-// timeout, leaving the session time to answer its own caller.
-func (e *Engine) score(userID string, m *enginepb.Score, cached *cachedPID) (*enginepb.ScoreReply, error) {
+// askProfile sends m to the user's profile actor and returns its answer of type R; called from a session actor,
+// so it waits at most half the request timeout, leaving the session time to answer its own caller.
+func askProfile[R any](e *Engine, userID string, m any, cached *cachedPID) (R, error) {
+	var zero R
 	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2, cached)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	r, ok := res.(*enginepb.ScoreReply)
+	r, ok := res.(R)
 	if !ok {
-		return nil, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
-	}
-	if r.Error != "" {
-		return nil, fmt.Errorf("profile %s: %s: %w", userID, r.Error, ErrUnavailable)
+		return zero, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
 	}
 	return r, nil
 }
 
+// score asks the user's profile for one sample's score.
+func (e *Engine) score(userID string, m *enginepb.Score, cached *cachedPID) (*enginepb.ScoreReply, error) {
+	r, err := askProfile[*enginepb.ScoreReply](e, userID, m, cached)
+	if err == nil && r.Error != "" {
+		return nil, fmt.Errorf("profile %s: %s: %w", userID, r.Error, ErrUnavailable)
+	}
+	return r, err
+}
+
 // scoreBatch asks the user's profile for the scores of a message's samples (see enginepb.ScoreBatch).
 func (e *Engine) scoreBatch(userID string, m *enginepb.ScoreBatch, cached *cachedPID) (*enginepb.ScoreBatchReply, error) {
-	res, err := e.requestWithin(userID, KindProfile, m, e.reqTO/2, cached)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := res.(*enginepb.ScoreBatchReply)
-	if !ok {
-		return nil, fmt.Errorf("profile %s: unexpected answer %T: %w", userID, res, ErrUnavailable)
-	}
-	return r, nil
+	return askProfile[*enginepb.ScoreBatchReply](e, userID, m, cached)
 }
 
 // blocked revokes the login's tokens (in the background, retried, so a slow database does not hold the actor).
