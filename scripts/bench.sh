@@ -64,7 +64,7 @@ for _ in $(seq 1 100); do curl -fs http://127.0.0.1:$hport/readyz >/dev/null 2>&
 # figures.
 load -url http://127.0.0.1:$hport -users "$USERS" -duration 2s -prefix 41 >/dev/null
 
-# This machine's speed drifts by several percent from one run to the next: the ceiling and the node are measured
+# This machine's speed drifts by up to a fifth from one run to the next: the ceiling and the node are measured
 # in alternating pairs, and the pair of median ratio gives the figures.
 for r in $(seq 1 "$ROUNDS"); do
   echo "== 2. round $r/$ROUNDS: ceiling, a bare gorilla/websocket echo server"
