@@ -187,8 +187,7 @@ order by s.id, c.first_seq`
 // flush's chunks, some hundreds of kB, was half of the node's allocated bytes). COPY cannot skip a row that
 // conflicts, and none can: a chunk starts at a seq the batch found unstored, read under the sessions' advisory
 // locks, which keep every other writer of those sessions out until commit.
-const sqlCopyChunks = `copy decision_chunks (session_id, first_seq, last_seq, event_seqs, ats, actions, risks, modes,
-	fields, modalities, statuses, sample_risks, reasons, latencies, vector_keys, vectors) from stdin (format binary)`
+var sqlCopyChunks = "copy decision_chunks (" + strings.Join(engChunkNames[:], ", ") + ") from stdin (format binary)"
 
 // sqlChunkTypes reads the types of sqlCopyChunks' columns, in its order.
 const sqlChunkTypes = `
@@ -196,8 +195,8 @@ select a.atttypid::bigint from unnest($1::text[]) with ordinality c(name, n)
 left join pg_attribute a on a.attrelid = 'decision_chunks'::regclass and a.attname = c.name and not a.attisdropped
 order by c.n`
 
-// engChunkNames are sqlCopyChunks' columns.
-var engChunkNames = []string{"session_id", "first_seq", "last_seq", "event_seqs", "ats", "actions", "risks", "modes",
+// engChunkNames are sqlCopyChunks' columns, in the order engCopyChunks writes them (and engChunkOIDs types them).
+var engChunkNames = [engChunkColumns]string{"session_id", "first_seq", "last_seq", "event_seqs", "ats", "actions", "risks", "modes",
 	"fields", "modalities", "statuses", "sample_risks", "reasons", "latencies", "vector_keys", "vectors"}
 
 // engChunkColumns is the number of columns of a chunk in sqlCopyChunks.
@@ -423,7 +422,6 @@ func engChunks(buf []byte, ds []Decision, byID map[string]pgtype.UUID, live map[
 		rank int
 		seq  int64
 		i    int
-		id   [16]byte
 	}
 	keys := make([]key, 0, len(ds))
 	rank := make(map[[16]byte]int, len(byID))
@@ -437,7 +435,7 @@ func engChunks(buf []byte, ds []Decision, byID map[string]pgtype.UUID, live map[
 			r = len(rank)
 			rank[u] = r
 		}
-		keys = append(keys, key{rank: r, seq: ds[i].Seq, i: i, id: u})
+		keys = append(keys, key{rank: r, seq: ds[i].Seq, i: i})
 	}
 	if len(keys) == 0 {
 		return nil
@@ -476,7 +474,7 @@ func (s *Sessions) checkChunkTypes(ctx context.Context, tx pgx.Tx) error {
 	if s.chunksTyped.Load() {
 		return nil
 	}
-	rows, err := tx.Query(ctx, sqlChunkTypes, engChunkNames)
+	rows, err := tx.Query(ctx, sqlChunkTypes, engChunkNames[:])
 	if err != nil {
 		return engWrap("write batch: chunk column types", err)
 	}
