@@ -281,9 +281,14 @@ func askProfile[R any](e *Engine, userID string, m any, cached *cachedPID) (R, e
 func (e *Engine) score(userID string, m *enginepb.Score, cached *cachedPID) (*enginepb.ScoreReply, error) {
 	r, err := askProfile[*enginepb.ScoreReply](e, userID, m, cached)
 	if err == nil && r.Error != "" {
-		return nil, fmt.Errorf("profile %s: %s: %w", userID, r.Error, ErrUnavailable)
+		return nil, profileRefused(userID, r.Error)
 	}
 	return r, err
+}
+
+// profileRefused is the error of a score the profile answered with an error code.
+func profileRefused(userID, code string) error {
+	return fmt.Errorf("profile %s: %s: %w", userID, code, ErrUnavailable)
 }
 
 // scoreBatch asks the user's profile for the scores of a message's samples (see enginepb.ScoreBatch).

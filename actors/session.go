@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -493,7 +492,7 @@ func (s *sessionActor) decideAll(ctx actor.Context, m *enginepb.Events, reply *e
 			case i < len(scores):
 				pre = scored{reply: scores[i], ok: true}
 				if e := scores[i].Error; e != "" {
-					pre = scored{err: fmt.Errorf("profile %s: %s: %w", s.st.UserId, e, ErrUnavailable), ok: true}
+					pre = scored{err: profileRefused(s.st.UserId, e), ok: true}
 				}
 			case batchErr != nil:
 				// The profile did not answer the batch: each sample is decided without its score, rather than
@@ -546,8 +545,7 @@ func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 		} else {
 			q = &enginepb.Score{}
 		}
-		q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, seq, smp.key, smp.modality
-		q.Vector, q.Fingerprint, q.Learn, q.Rejected = smp.vec, smp.fingerprint, learn, smp.err != nil
+		s.scoreRequest(q, seq, smp, learn)
 		b.Samples = append(b.Samples, q)
 	}
 	if !scorable {
@@ -560,6 +558,12 @@ func (s *sessionActor) scoreBatch() ([]*enginepb.ScoreReply, error) {
 		return nil, err
 	}
 	return r.Replies, nil
+}
+
+// scoreRequest fills q to ask for the score of smp, the session's decision seq, learning from it or not.
+func (s *sessionActor) scoreRequest(q *enginepb.Score, seq int64, smp sample, learn bool) {
+	q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, seq, smp.key, smp.modality
+	q.Vector, q.Fingerprint, q.Learn, q.Rejected = smp.vec, smp.fingerprint, learn, smp.err != nil
 }
 
 // decide fuses one sample's score (pre, or one asked for now) into the session risk, applies the policy and
@@ -585,10 +589,8 @@ func (s *sessionActor) decide(ctx actor.Context, eventSeq, receivedAtNs int64, s
 			if s.scoreMsg == nil {
 				s.scoreMsg = &enginepb.Score{}
 			}
-			q := s.scoreMsg
-			q.SessionId, q.SampleSeq, q.Key, q.Modality = s.id, d.Seq, smp.key, smp.modality
-			q.Vector, q.Fingerprint, q.Learn = smp.vec, smp.fingerprint, !degraded && s.st.State == StateActive
-			sc, err = s.eng.score(s.st.UserId, q, &s.profile)
+			s.scoreRequest(s.scoreMsg, d.Seq, smp, !degraded && s.st.State == StateActive)
+			sc, err = s.eng.score(s.st.UserId, s.scoreMsg, &s.profile)
 			if err != nil {
 				s.scoreMsg, s.arena = nil, nil
 			}
